@@ -110,6 +110,18 @@ class AssessmentPolicy(_Model):
 class MatrixPolicy(_Model):
     attractiveness_cut: Annotated[float, Field(ge=0, le=100)] = 50.0
     strength_cut: Annotated[float, Field(ge=0, le=100)] = 50.0
+    # Growth-potential band: a portfolio column cut into low / medium / high.
+    growth_metric: Annotated[str, Field(min_length=1)] = "revenue_growth"
+    growth_cuts: tuple[float, float] = (0.0, 0.10)
+    # Strategic-value band: attractiveness (0-100) cut into low / medium / high.
+    strategic_cuts: tuple[float, float] = (40.0, 70.0)
+
+    @field_validator("growth_cuts", "strategic_cuts")
+    @classmethod
+    def _increasing(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not v[0] < v[1]:
+            raise ValueError("two increasing cut points [low_to_medium, medium_to_high]")
+        return v
 
 
 class SelectionPolicy(_Model):
@@ -133,6 +145,13 @@ class RobustnessPolicy(_Model):
     concentration: Annotated[float, Field(gt=0)] = 50.0  # Dirichlet concentration around weights
     seed: int = 42
     contested: tuple[float, float] = (0.2, 0.8)
+
+    @field_validator("contested")
+    @classmethod
+    def _bounds(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0 <= v[0] <= v[1] <= 1:
+            raise ValueError("two shares 0 <= low <= high <= 1, e.g. [0.2, 0.8]")
+        return v
 
 
 class ValuePolicy(_Model):
