@@ -1,0 +1,96 @@
+"""SQLAlchemy 2 models of the workspace's app database.
+
+Migration ``0001_initial`` creates exactly these tables; ``tests/test_db.py`` checks that
+the migrated schema and these models stay equal (Alembic autogenerate finds no difference).
+When you change a model, add a migration under ``migrations/versions``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import CheckConstraint, DateTime, Index, Integer, MetaData, String, Text, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ENTITIES = ("policy", "override", "assessment", "plan")
+DIRECTIONS = ("in", "out")
+
+ACTIVE = text("removed_at IS NULL")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class OverrideRow(Base):
+    """A decision override. At most one row per account has ``removed_at`` NULL (active).
+
+    ``version`` is the optimistic-concurrency counter of the *account's* override: every
+    change (add, replace, remove) sets the rows it touches to the account's previous
+    highest version + 1, so the active row always carries the account's current version.
+    """
+
+    __tablename__ = "overrides"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(String(200))
+    direction: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(Text)
+    who: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    removed_by: Mapped[str | None] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __table_args__ = (
+        CheckConstraint("direction IN ('in', 'out')", name="direction"),
+        Index("ix_overrides_account_id", "account_id"),
+        Index(
+            "uq_overrides_active_account",
+            "account_id",
+            unique=True,
+            sqlite_where=ACTIVE,
+            postgresql_where=ACTIVE,
+        ),
+    )
+
+
+class AuditRow(Base):
+    """Who changed what and when. ``before``/``after`` are JSON text (NULL for none)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    who: Mapped[str] = mapped_column(String(200))
+    entity: Mapped[str] = mapped_column(String(20))
+    entity_id: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(40))
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint("entity IN ('policy', 'override', 'assessment', 'plan')", name="entity"),
+        Index("ix_audit_log_entity", "entity", "entity_id"),
+        Index("ix_audit_log_at", "at"),
+    )
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware UTC, truncated to microseconds every backend keeps."""
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
