@@ -1,0 +1,179 @@
+"""The mapping file: which source file and columns feed each canonical table.
+
+Format (DESIGN.md, "Import")::
+
+    [orders]
+    file = "orders.csv"                      # relative to the mapping file
+    columns = { order_id = "OrderID", account_id = "CustomerID", order_date = "OrderDate" }
+    date_format = "%m/%d/%Y"                 # optional reading options (see ReadOptions)
+    keep = ["Segment"]                       # accounts/products: extra source columns to keep
+
+Mistakes in the mapping itself (unknown table, unknown canonical column, unknown option,
+missing ``file``) raise :class:`KeyfolioError` naming the mapping file and the key.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from keyfolio.errors import KeyfolioError
+from keyfolio.ingest.readers import ReadOptions
+from keyfolio.schema import TABLE_NAMES, TABLES
+
+OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in fields(ReadOptions))
+_TABLE_KEYS = ("file", "columns", "keep", *OPTION_NAMES)
+_OPTION_TYPES: dict[str, type] = {
+    "delimiter": str,
+    "encoding": str,
+    "date_format": str,
+    "decimal": str,
+    "sheet": str,
+    "header_row": int,
+    "missing": list,
+    "where": str,
+}
+
+
+@dataclass
+class TableMapping:
+    """One canonical table's source: file, canonical → source columns, options."""
+
+    table: str
+    file: Path
+    columns: dict[str, str]
+    options: ReadOptions = field(default_factory=ReadOptions)
+    keep: list[str] = field(default_factory=list)
+    origin: str = ""  # where this mapping came from, for messages ("mapping.toml [orders]")
+
+
+def _err(origin: str, key: str, msg: str) -> KeyfolioError:
+    return KeyfolioError(f"{origin}: {key}: {msg}")
+
+
+def check_columns(table: str, columns: dict[str, Any], origin: str) -> dict[str, str]:
+    """Validate canonical → source column pairs of ``table``."""
+    spec = TABLES[table]
+    out: dict[str, str] = {}
+    for canon, source in columns.items():
+        if canon not in spec.names:
+            raise _err(
+                origin,
+                f"{table}.columns.{canon}",
+                f"unknown column of {table}; expected one of: {', '.join(spec.names)}",
+            )
+        if not isinstance(source, str) or not source:
+            raise _err(
+                origin,
+                f"{table}.columns.{canon}",
+                f"expected a source column name, found {source!r}",
+            )
+        out[canon] = source
+    return out
+
+
+def options_from(values: dict[str, Any], origin: str, prefix: str) -> ReadOptions:
+    """ReadOptions from a dict of option values, type-checked with clear messages."""
+    kwargs: dict[str, Any] = {}
+    value: Any
+    for name, value in values.items():
+        if name not in OPTION_NAMES:
+            raise _err(
+                origin,
+                f"{prefix}{name}",
+                f"unknown option; expected one of: {', '.join(OPTION_NAMES)}",
+            )
+        want = _OPTION_TYPES[name]
+        if name == "missing" and isinstance(value, str):
+            value = [value]
+        if not isinstance(value, want) or isinstance(value, bool):
+            raise _err(origin, f"{prefix}{name}", f"expected {_type_name(want)}, found {value!r}")
+        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+            raise _err(origin, f"{prefix}{name}", f"expected a list of strings, found {value!r}")
+        kwargs[name] = value
+    try:
+        return ReadOptions(**kwargs)
+    except KeyfolioError as e:
+        raise KeyfolioError(f"{origin}: {prefix}{e}") from None
+
+
+def _type_name(t: type) -> str:
+    names: dict[type, str] = {str: "a string", int: "an integer", list: "a list of strings"}
+    return names.get(t, t.__name__)
+
+
+def parse_mapping(text: str, base: Path, origin: str = "mapping") -> list[TableMapping]:
+    """Parse mapping TOML ``text``; relative ``file`` paths resolve against ``base``."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise KeyfolioError(f"{origin}: not valid TOML ({e})") from None
+    if not data:
+        raise KeyfolioError(
+            f"{origin}: no tables; expected sections like [orders] or [order_lines]"
+        )
+    out: list[TableMapping] = []
+    for table, body in data.items():
+        if table not in TABLES:
+            raise _err(
+                origin, f"[{table}]", f"unknown table; expected one of: {', '.join(TABLE_NAMES)}"
+            )
+        if not isinstance(body, dict):
+            raise _err(origin, table, "expected a table section [name] with file and columns")
+        for key in body:
+            if key not in _TABLE_KEYS:
+                raise _err(
+                    origin,
+                    f"{table}.{key}",
+                    f"unknown option; expected one of: {', '.join(_TABLE_KEYS)}",
+                )
+        file = body.get("file")
+        if not isinstance(file, str) or not file:
+            raise _err(
+                origin, f"{table}.file", f"missing; expected the source file path, found {file!r}"
+            )
+        columns = body.get("columns", {})
+        if not isinstance(columns, dict):
+            raise _err(
+                origin,
+                f"{table}.columns",
+                f"expected a table of canonical = source, found {columns!r}",
+            )
+        keep = body.get("keep", [])
+        if not isinstance(keep, list) or not all(isinstance(k, str) for k in keep):
+            raise _err(
+                origin, f"{table}.keep", f"expected a list of source column names, found {keep!r}"
+            )
+        if keep and not TABLES[table].keep_extra:
+            raise _err(
+                origin,
+                f"{table}.keep",
+                f"{table} does not keep extra columns (only accounts, products)",
+            )
+        opts = {k: v for k, v in body.items() if k in OPTION_NAMES}
+        out.append(
+            TableMapping(
+                table=table,
+                file=(base / file).resolve(),
+                columns=check_columns(table, columns, origin),
+                options=options_from(opts, origin, f"{table}."),
+                keep=list(keep),
+                origin=f"{origin} [{table}]",
+            )
+        )
+    return out
+
+
+def load_mapping(path: Path) -> list[TableMapping]:
+    """Read and validate a mapping file."""
+    if not path.is_file():
+        raise KeyfolioError(f"{path}: mapping file not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise KeyfolioError(
+            f"{path}: expected a UTF-8 TOML file, found undecodable bytes"
+        ) from None
+    return parse_mapping(text, path.resolve().parent, origin=str(path))

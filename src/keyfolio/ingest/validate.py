@@ -1,0 +1,374 @@
+"""Vectorised conversion of raw source columns to canonical kinds, and validation checks.
+
+Conversion never loops over cells in Python: masks from :mod:`pyarrow.compute` find the
+bad rows, whose ``__row`` numbers and raw values become :class:`Problem` entries.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from keyfolio.errors import Problem
+from keyfolio.ingest.readers import ROW, ReadOptions
+
+ROWS_SHOWN = 20  # problems listed per (file, column, check); the rest are counted
+_NUMBER = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+_ISO = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?$"
+_TRUE = ["true", "1", "yes", "y", "t"]
+_FALSE = ["false", "0", "no", "n", "f"]
+
+
+@dataclass
+class Collector:
+    """Collects every problem; lists at most ``cap`` per (file, column, check)."""
+
+    cap: int = ROWS_SHOWN
+    problems: list[Problem] = field(default_factory=list)
+    _shown: Counter[tuple[str, str | None, str]] = field(default_factory=Counter)
+    _total: Counter[tuple[str, str | None, str]] = field(default_factory=Counter)
+
+    def add(self, problem: Problem) -> None:
+        self.problems.append(problem)
+
+    def add_rows(
+        self, file: str, column: str | None, expected: str, rows: pa.Array, found: Sequence[str]
+    ) -> None:
+        """Rows (``__row`` numbers) that failed one check, with what was found in each."""
+        key = (file, column, expected)
+        self._total[key] += len(rows)
+        room = max(self.cap - self._shown[key], 0)
+        for r, f in zip(rows[:room].to_pylist(), list(found)[:room], strict=True):
+            self.problems.append(Problem(file, r, column, expected, f))
+        self._shown[key] += min(room, len(rows))
+
+    def add_mask(
+        self,
+        file: str,
+        column: str | None,
+        expected: str,
+        table: pa.Table,
+        mask: pa.Array,
+        values: pa.Array | pa.ChunkedArray | None = None,
+    ) -> int:
+        """Add the rows of ``table`` where ``mask`` is true; returns how many."""
+        mask = pc.fill_null(mask, False)
+        n = pc.sum(mask).as_py() or 0
+        if n:
+            rows = pc.filter(table[ROW], mask)
+            if values is None:
+                found = ["an empty field"] * min(n, self.cap)
+            else:
+                shown = pc.filter(values, mask)[: self.cap].to_pylist()
+                found = ["an empty field" if v in (None, "") else repr(_short(v)) for v in shown]
+            self.add_rows(
+                file, column, expected, rows.combine_chunks(), found + [""] * (n - len(found))
+            )
+        return int(n)
+
+    @property
+    def count(self) -> int:
+        return len(self.problems) + sum(self._total[k] - self._shown[k] for k in self._total)
+
+    def finish(self) -> list[Problem]:
+        out = list(self.problems)
+        for key, total in self._total.items():
+            extra = total - self._shown[key]
+            if extra > 0:
+                file, column, expected = key
+                out.append(
+                    Problem(
+                        file,
+                        None,
+                        column,
+                        expected,
+                        f"{extra} more row(s) like these ({total} in all)",
+                    )
+                )
+        return out
+
+
+def _short(v: object) -> object:
+    return v[:60] + "..." if isinstance(v, str) and len(v) > 60 else v
+
+
+# -- conversion ----------------------------------------------------------------------------
+
+
+@dataclass
+class Converted:
+    values: pa.Array  # canonical type, null where missing or bad
+    missing: pa.Array  # bool: the source field was missing
+    bad: pa.Array  # bool: present but not convertible
+    raw: pa.Array  # the source values as strings (for messages)
+
+
+def _is_stringy(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t)
+
+
+def _as_string(values: pa.Array) -> pa.Array:
+    if pa.types.is_floating(values.type):
+        # 7.0 → "7" so that float-typed ids (Parquet) keep their written form
+        as_int = pc.cast(values, pa.int64(), safe=False)
+        whole = pc.equal(pc.cast(as_int, pa.float64()), values)
+        return pc.if_else(whole, pc.cast(as_int, pa.string()), pc.cast(values, pa.string()))
+    return pc.cast(values, pa.string())
+
+
+def convert(
+    values: pa.Array, kind: str, options: ReadOptions, date_hint: str | None = None
+) -> Converted:
+    """Convert one raw column to the canonical ``kind`` (id/text/number/date/bool)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    native = _native(values, kind)
+    if native is not None:
+        missing = values.is_null()
+        return Converted(native, missing, pc.and_(missing, False), _as_string(values))
+    raw = (
+        values
+        if _is_stringy(values.type) and not pa.types.is_dictionary(values.type)
+        else _as_string(values)
+    )
+    trimmed = pc.utf8_trim_whitespace(raw)
+    tokens = pa.array(sorted({m.strip() for m in options.missing}), pa.string())
+    missing = pc.fill_null(
+        pc.or_kleene(trimmed.is_null(), pc.is_in(trimmed, value_set=tokens)), True
+    )
+    present = pc.invert(missing)
+    if kind in ("id", "text"):
+        ok = present
+        out = pc.if_else(present, trimmed, pa.scalar(None, pa.string()))
+    elif kind == "number":
+        ok, out = _numbers(trimmed, options.decimal)
+    elif kind == "date":
+        ok, out = _dates(trimmed, options.date_format)
+    else:
+        low = pc.utf8_lower(trimmed)
+        is_true = pc.is_in(low, value_set=pa.array(_TRUE))
+        ok = pc.or_(is_true, pc.is_in(low, value_set=pa.array(_FALSE)))
+        out = is_true
+    ok = pc.fill_null(ok, False)
+    bad = pc.and_(present, pc.invert(ok))
+    keep = pc.and_(present, ok)
+    out = pc.if_else(keep, out, pa.scalar(None, out.type))
+    return Converted(out, missing, bad, raw)
+
+
+def _native(values: pa.Array, kind: str) -> pa.Array | None:
+    """Values already of a fitting Arrow type (Parquet), cast without parsing."""
+    t = values.type
+    if kind == "number" and (
+        pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+    ):
+        return pc.cast(values, pa.float64())
+    if kind == "date" and (pa.types.is_date(t) or pa.types.is_timestamp(t)):
+        return pc.cast(values, pa.date32())
+    if kind == "bool" and pa.types.is_boolean(t):
+        return values
+    return None
+
+
+def _numbers(s: pa.Array, decimal: str) -> tuple[pa.Array, pa.Array]:
+    if decimal == ",":
+        ok = pc.invert(pc.match_substring(s, "."))
+        s = pc.replace_substring(s, ",", ".")
+    else:
+        ok = pa.array([True] * len(s), pa.bool_())
+    ok = pc.and_(ok, pc.match_substring_regex(s, _NUMBER))
+    clean = pc.if_else(ok, s, pa.scalar(None, pa.string()))
+    return ok, pc.cast(clean, pa.float64())
+
+
+def _norm(s: pa.Array) -> pa.Array:
+    return pc.utf8_lower(pc.replace_substring_regex(s, r"(^|[^0-9])0+([0-9])", r"\1\2"))
+
+
+def _dates(s: pa.Array, fmt: str | None) -> tuple[pa.Array, pa.Array]:
+    if fmt is None:
+        head = pc.utf8_slice_codeunits(s, 0, 10)
+        ts = pc.strptime(head, format="%Y-%m-%d", unit="s", error_is_null=True)
+        same = pc.equal(pc.strftime(ts, format="%Y-%m-%d"), head)
+        ok = pc.and_(pc.match_substring_regex(s, _ISO), same)
+    else:
+        ts = pc.strptime(s, format=fmt, unit="s", error_is_null=True)
+        # strptime rolls 2021-02-30 over to March: a round trip catches impossible dates
+        ok = pc.equal(_norm(pc.strftime(ts, format=fmt)), _norm(s))
+    return pc.fill_null(ok, False), pc.cast(ts, pa.date32())
+
+
+def date_expectation(fmt: str | None) -> str:
+    if fmt is None:
+        return 'a date as yyyy-mm-dd (or set date_format, e.g. "%d/%m/%Y")'
+    return f"a date in date_format {fmt!r}"
+
+
+def number_expectation(decimal: str) -> str:
+    if decimal == ",":
+        return "a number with decimal comma, no thousands separator (e.g. 1234,5)"
+    return "a number with decimal point, no thousands separator (e.g. 1234.5)"
+
+
+def bool_expectation() -> str:
+    return "true/false, 1/0, yes/no or y/n"
+
+
+def expectation(kind: str, options: ReadOptions) -> str:
+    if kind == "number":
+        return number_expectation(options.decimal)
+    if kind == "date":
+        return date_expectation(options.date_format)
+    if kind == "bool":
+        return bool_expectation()
+    return "a value"
+
+
+def all_numbers(values: pa.Array, options: ReadOptions) -> bool:
+    """Whether every present value of a raw column parses as a number (for kept extras)."""
+    c = convert(values, "number", options)
+    return not (pc.any(c.bad).as_py() or False) and not (pc.all(c.missing).as_py() or False)
+
+
+# -- table checks --------------------------------------------------------------------------
+
+
+def duplicate_rows(table: pa.Table, key: Sequence[str]) -> tuple[pa.Array, pa.Array, list[str]]:
+    """Rows whose key repeats an earlier row: (rows, first rows, key text)."""
+    idx = pa.array(range(table.num_rows), pa.int64())
+    t = table.select(list(key)).append_column("__i", idx)
+    groups = t.group_by(list(key), use_threads=False).aggregate([("__i", "min"), ("__i", "count")])
+    dups = groups.filter(pc.greater(groups["__i_count"], 1))
+    if dups.num_rows == 0:
+        return pa.array([], pa.int64()), pa.array([], pa.int64()), []
+    firsts = dups.select([*key, "__i_min"])
+    joined = t.join(firsts, list(key), join_type="inner", use_threads=False)
+    joined = joined.filter(pc.not_equal(joined["__i"], joined["__i_min"])).sort_by("__i")
+    rows = pc.take(table[ROW], joined["__i"])
+    first_rows = pc.take(table[ROW], joined["__i_min"])
+    text = [
+        ", ".join(str(v) for v in vals)
+        for vals in zip(*(joined[k].to_pylist() for k in key), strict=True)
+    ]
+    return rows.combine_chunks(), first_rows.combine_chunks(), text
+
+
+def check_discount(table: pa.Table, file: str, column: str, out: Collector) -> None:
+    d = table["discount"]
+    bad = pc.or_(pc.less(d, 0), pc.greater(d, 1))
+    if not (pc.any(bad).as_py() or False):
+        return
+    expected = "a discount between 0 and 1 (a fraction: 0.05 = 5%)"
+    lo, hi = pc.min(d).as_py(), pc.max(d).as_py()
+    if lo is not None and hi is not None and lo >= 0 and hi <= 100:
+        expected += "; the values look like percentages: divide them by 100 (5 → 0.05)"
+    out.add_mask(file, column, expected, table, bad, d)
+
+
+def check_non_negative(table: pa.Table, canon: str, file: str, column: str, out: Collector) -> None:
+    v = table[canon]
+    out.add_mask(file, column, f"{canon} >= 0", table, pc.less(v, 0), v)
+
+
+def check_currency(table: pa.Table, file: str, column: str, out: Collector) -> None:
+    counts = pc.value_counts(table["currency"].drop_null()).to_pylist()
+    if len(counts) <= 1:
+        return
+    counts.sort(key=lambda c: -c["counts"])
+    main = counts[0]["values"]
+    summary = ", ".join(f"{c['values']} ({c['counts']} rows)" for c in counts[:5])
+    for c in counts[1:]:
+        mask = pc.equal(table["currency"], c["values"])
+        first = pc.filter(table[ROW], mask)[0].as_py()
+        out.add(
+            Problem(
+                file,
+                first,
+                column,
+                f"one currency in all rows ({main}); convert amounts before importing",
+                f"{summary}",
+            )
+        )
+
+
+# -- the `where` filter --------------------------------------------------------------------
+
+
+def _allowed() -> tuple[type, ...]:
+    from sqlglot import exp
+
+    return (
+        exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Tuple,
+        exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.NullSafeNEQ,
+        exp.And, exp.Or, exp.Not, exp.In, exp.Between, exp.Is, exp.Like, exp.ILike,
+        exp.Neg, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Cast, exp.TryCast, exp.DataType,
+        exp.Lower, exp.Upper, exp.Trim, exp.Length, exp.Coalesce, exp.Substring, exp.DPipe,
+    )  # fmt: skip
+
+
+def compile_where(expr_text: str, columns: Sequence[str], origin: str) -> str:
+    """Check ``where`` is a pure boolean expression over ``columns``; the DuckDB query text.
+
+    Only comparisons, boolean logic, IN/BETWEEN/LIKE/IS, arithmetic, casts and a few
+    string functions are allowed: no statements, no subqueries, no functions that read
+    files. Column names are matched case-insensitively and re-quoted.
+    """
+    import sqlglot
+    from sqlglot import exp
+
+    from keyfolio.errors import KeyfolioError
+
+    def err(msg: str) -> KeyfolioError:
+        return KeyfolioError(f"{origin}: where: {msg} in {expr_text!r}")
+
+    try:
+        tree = sqlglot.parse_one(expr_text, dialect="duckdb")
+    except sqlglot.errors.ParseError as e:
+        raise err(f"not a valid expression ({str(e).splitlines()[0]})") from None
+    predicates = (
+        exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.NullSafeNEQ,
+        exp.And, exp.Or, exp.Not, exp.In, exp.Between, exp.Is, exp.Like, exp.ILike,
+        exp.Paren, exp.Boolean,
+    )  # fmt: skip
+    if not isinstance(tree, predicates):
+        raise err(f"expected a condition (e.g. \"status <> 'Cancelled'\"), found {tree.key}")
+    allowed = _allowed()
+    by_lower = {c.lower(): c for c in columns}
+    for node in tree.walk():
+        if not isinstance(node, allowed):
+            raise err(f"{node.key!r} is not allowed (only comparisons, and/or/not, in, like)")
+        if isinstance(node, exp.In) and node.args.get("query") is not None:
+            raise err("subqueries are not allowed")
+        if isinstance(node, exp.Column):
+            if node.table:
+                raise err(f"qualified column {node.sql()!r} is not allowed")
+            name = by_lower.get(node.name.lower())
+            if name is None:
+                raise err(f"unknown column {node.name!r}; columns: {', '.join(columns)}")
+            node.replace(exp.column(exp.to_identifier(name, quoted=True)))
+    query = exp.select(exp.Star()).from_("src").where(tree)
+    return query.sql(dialect="duckdb")
+
+
+def apply_where(batch: pa.Table, query: str) -> pa.Table:
+    """Rows of ``batch`` where the compiled ``where`` holds (order preserved)."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("SET threads = 1")
+        con.register("src", batch)
+        result = con.execute(query).to_arrow_table()
+    except duckdb.Error as e:
+        from keyfolio.errors import KeyfolioError
+
+        raise KeyfolioError(
+            f"where: the filter failed on the data ({str(e).splitlines()[0]})"
+        ) from None
+    finally:
+        con.close()
+    return result
