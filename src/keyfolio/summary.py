@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -134,9 +135,8 @@ def pct(x: float | None) -> str:
 
 def render(summary: Summary, console: Console) -> None:
     cur = summary.currency
-    t = Table(title=f"Portfolio by size tier ({cur})", title_justify="left")
-    for col in ("tier", "accounts", "revenue", "contribution", "cm %", "cost-to-serve",
-                "net contribution", "net %"):  # fmt: skip
+    t = Table(title=f"Portfolio by size tier ({cur})", title_justify="left", box=box.SIMPLE_HEAD)
+    for col in ("tier", "accounts", "revenue", "margin", "cm %", "cost to serve", "net", "net %"):
         t.add_column(col, justify="left" if col == "tier" else "right")
     for r in summary.tiers.itertuples():
         t.add_row(
@@ -162,13 +162,22 @@ def _accounts_table(console: Console, df: pd.DataFrame, cur: str, title: str, st
     if df.empty:
         console.print(f"{title}: none.")
         return
-    t = Table(title=title, title_justify="left", title_style=f"bold {style}")
-    for col in ("account", "name", "tier", "revenue", "cm %", "cost-to-serve", "net contribution",
-                "growth"):  # fmt: skip
-        t.add_column(col, justify="left" if col in ("account", "name", "tier") else "right")
-    for r in df.itertuples():
-        t.add_row(
-            str(r.account_id), str(r.name)[:32], str(r.size_tier), money(r.revenue), pct(r.cm_pct),
-            money(r.cost_to_serve), money(r.net_contribution), pct(r.revenue_growth),
-        )  # fmt: skip
+    t = Table(title=title, title_justify="left", title_style=f"bold {style}", box=box.SIMPLE_HEAD)
+    rows = [
+        [str(r.account_id), str(r.name), str(r.size_tier), money(r.revenue), pct(r.cm_pct),
+         money(r.cost_to_serve), money(r.net_contribution), pct(r.revenue_growth)][:8]
+        for r in df.itertuples()
+    ]  # fmt: skip
+    heads = ["account", "name", "tier", "revenue", "cm %", "cost to serve", "net", "growth"]
+    if console.width < 100:  # narrow terminal: leave out the margin %
+        rows = [r[:4] + r[5:] for r in rows]
+        heads = heads[:4] + heads[5:]
+    for i, col in enumerate(heads):
+        width = max(len(r[i]) for r in rows)
+        if col == "name":
+            t.add_column(col, no_wrap=True, overflow="ellipsis", max_width=20 if console.width < 100 else 30)
+        else:
+            t.add_column(col, justify="left" if i < 3 else "right", min_width=width)
+    for row in rows:
+        t.add_row(*row)
     console.print(t)

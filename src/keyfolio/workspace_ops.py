@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -63,7 +64,7 @@ def run_import(
             raise KeyfolioError("expected --mapping FILE, or TABLE FILE (e.g. `accounts customers.csv`)")
         opts = ingest.ReadOptions(**options) if options else None
         result = ingest.import_table(ws, table, file, _parse_columns(columns), opts)
-    return result.to_dict()
+    return dataclasses.asdict(result)
 
 
 def make_sample(
