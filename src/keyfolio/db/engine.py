@@ -77,14 +77,15 @@ def _normalise(raw: str, source: str) -> str:
             f"{source}: expected a database URL like sqlite:///path/keyfolio.db or "
             f"postgresql://user@host/db, found {raw!r}"
         ) from None
-    backend = url.get_backend_name()
+    backend, _, driver = url.drivername.partition("+")
     if backend == "postgres":
         backend = "postgresql"
     if backend not in ("sqlite", "postgresql"):
         raise WorkspaceError(
-            f"{source}: expected a sqlite:// or postgresql:// URL, found {backend}://"
+            f"{source}: expected a sqlite:// or postgresql:// URL, found {url.drivername}://"
         )
-    if backend == "postgresql" and url.get_driver_name() in ("postgres", "postgresql", "psycopg2"):
+    if backend == "postgresql" and driver in ("", "psycopg2"):
+        # psycopg 3 is the driver we ship; psycopg2 URLs from other tools work unchanged.
         url = url.set(drivername="postgresql+psycopg")
     return url.render_as_string(hide_password=False)
 

@@ -90,8 +90,7 @@ def add_override(
     now = utcnow()
     try:
         with write_session(ws) as session:
-            version = _checked_version(session, account_id, expected_version)
-            current = _active_row(session, account_id)
+            current, version = _checked_state(session, account_id, expected_version)
             replaced = None
             if current is not None:
                 replaced = _close(session, current, who, now, action="superseded")
@@ -123,8 +122,7 @@ def remove_override(
     account_id = _required(account_id, "an override needs an account id")
     who = _required(who, "removing an override needs to say who did it")
     with write_session(ws) as session:
-        _checked_version(session, account_id, expected_version)
-        current = _active_row(session, account_id)
+        current, _ = _checked_state(session, account_id, expected_version)
         if current is None:
             return False
         _close(session, current, who, utcnow(), action="remove")
@@ -150,11 +148,20 @@ def _version(session: Session, account_id: str) -> int:
     return int(session.scalar(query) or 0)
 
 
-def _checked_version(session: Session, account_id: str, expected: int | None) -> int:
-    version = _version(session, account_id)
+def _checked_state(
+    session: Session, account_id: str, expected: int | None
+) -> tuple[OverrideRow | None, int]:
+    """The active row and the account's version, refused if not the ``expected`` version.
+
+    The version is taken from the active row itself when there is one: under PostgreSQL's
+    READ COMMITTED each statement sees a new snapshot, so a separately queried version could
+    belong to an older state than the row we are about to close.
+    """
+    current = _active_row(session, account_id)
+    version = current.version if current is not None else _version(session, account_id)
     if expected is not None and expected != version:
         raise _conflict(session, account_id)
-    return version
+    return current, version
 
 
 def _close(
