@@ -229,6 +229,7 @@ def _convert_batch(m: TableMapping, batch: pa.Table, out: Collector) -> pa.Table
     tspec = TABLES[m.table]
     file = str(m.file)
     arrays: dict[str, pa.Array] = {}
+    missing: dict[str, pa.Array] = {}
     for canon, source in m.columns.items():
         kind = tspec.column(canon).kind
         c = convert(batch[source], kind, m.options)
@@ -240,10 +241,27 @@ def _convert_batch(m: TableMapping, batch: pa.Table, out: Collector) -> pa.Table
                 file, source, f"a value (required for {m.table}.{canon})", batch, c.missing
             )
         arrays[canon] = c.values
+        missing[canon] = c.missing
+    if m.table == "order_lines":
+        _check_revenue_given(m, batch, missing, out)
     for source in m.keep:
         arrays[source] = convert(batch[source], "text", m.options).values
     arrays[ROW] = batch[ROW].combine_chunks()
     return pa.table(arrays)
+
+
+def _check_revenue_given(
+    m: TableMapping, batch: pa.Table, missing: dict[str, pa.Array], out: Collector
+) -> None:
+    """Every line needs net_revenue or unit_price (empty fields only; bad values are reported)."""
+    given = [c for c in ("unit_price", "net_revenue") if c in missing]
+    if not given:
+        return
+    no_rev = missing[given[0]]
+    for c in given[1:]:
+        no_rev = pc.and_(no_rev, missing[c])
+    expected = "a unit_price or net_revenue on every line: it gives the revenue"
+    out.add_mask(str(m.file), m.columns[given[0]], expected, batch, no_rev)
 
 
 def _finish_keep(m: TableMapping, data: pa.Table) -> pa.Table:
@@ -275,23 +293,6 @@ def _check_table(got: Loaded, out: Collector) -> None:
         check_non_negative(t, "freight", file, got.source_col("freight"), out)
     if "currency" in cols:
         check_currency(t, file, got.source_col("currency"), out)
-    if m.table == "order_lines" and "unit_price" in cols and "net_revenue" in cols:
-        no_rev = pc.and_(t["unit_price"].is_null(), t["net_revenue"].is_null())
-        out.add_mask(
-            file,
-            got.source_col("net_revenue"),
-            "net_revenue or unit_price on every line",
-            t,
-            no_rev,
-        )
-    if m.table == "order_lines" and "unit_price" in cols and "net_revenue" not in cols:
-        out.add_mask(
-            file,
-            got.source_col("unit_price"),
-            "a value (unit_price gives the revenue)",
-            t,
-            t["unit_price"].is_null(),
-        )
 
 
 # -- across tables -------------------------------------------------------------------------

@@ -91,9 +91,9 @@ class Source:
 
 def open_source(path: Path, options: ReadOptions, expected: Sequence[str] = ()) -> Source:
     """Open ``path`` for reading; ``expected`` source column names help diagnose headers."""
+    kind = file_kind(path)
     if not path.is_file():
         raise KeyfolioError(f"{path}: source file not found")
-    kind = file_kind(path)
     if kind == "csv":
         return _open_csv(path, options, expected)
     if kind == "xlsx":
@@ -151,14 +151,14 @@ def decode_problem(path: Path, encoding: str) -> Problem | None:
             except UnicodeDecodeError as e:
                 at = offset + e.start
                 lines += chunk[: e.start].count(b"\n")
-                bad = chunk[e.start : e.start + 4]
+                bad = " ".join(f"0x{b:02X}" for b in chunk[e.start : e.end])
                 return Problem(
                     str(path),
                     lines,
                     None,
                     f'text in {encoding} (set encoding = "latin-1" or "cp1252" '
                     "if the file comes from Excel or an older system)",
-                    f"the byte(s) {bad!r} at byte offset {at} that are not valid {encoding}",
+                    f"byte {bad} at byte offset {at}, not valid {encoding}",
                 )
             lines += chunk.count(b"\n")
             offset += len(chunk)

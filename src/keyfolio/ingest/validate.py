@@ -93,6 +93,8 @@ class Collector:
 
 
 def _short(v: object) -> object:
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
     return v[:60] + "..." if isinstance(v, str) and len(v) > 60 else v
 
 
@@ -241,6 +243,8 @@ def duplicate_rows(table: pa.Table, key: Sequence[str]) -> tuple[pa.Array, pa.Ar
     """Rows whose key repeats an earlier row: (rows, first rows, key text)."""
     idx = pa.array(range(table.num_rows), pa.int64())
     t = table.select(list(key)).append_column("__i", idx)
+    for k in key:  # empty keys are reported as missing values, not as duplicates
+        t = t.filter(t[k].is_valid())
     groups = t.group_by(list(key), use_threads=False).aggregate([("__i", "min"), ("__i", "count")])
     dups = groups.filter(pc.greater(groups["__i_count"], 1))
     if dups.num_rows == 0:
@@ -280,7 +284,7 @@ def check_currency(table: pa.Table, file: str, column: str, out: Collector) -> N
         return
     counts.sort(key=lambda c: -c["counts"])
     main = counts[0]["values"]
-    summary = ", ".join(f"{c['values']} ({c['counts']} rows)" for c in counts[:5])
+    summary = ", ".join(f"{c['values']} ({c['counts']} row(s))" for c in counts[:5])
     for c in counts[1:]:
         mask = pc.equal(table["currency"], c["values"])
         first = pc.filter(table[ROW], mask)[0].as_py()
@@ -326,9 +330,12 @@ def compile_where(expr_text: str, columns: Sequence[str], origin: str) -> str:
         return KeyfolioError(f"{origin}: where: {msg} in {expr_text!r}")
 
     try:
-        tree = sqlglot.parse_one(expr_text, dialect="duckdb")
+        trees = [t for t in sqlglot.parse(expr_text, dialect="duckdb") if t is not None]
     except sqlglot.errors.ParseError as e:
         raise err(f"not a valid expression ({str(e).splitlines()[0]})") from None
+    if len(trees) != 1:
+        raise err(f"one condition, found {len(trees)} statements")
+    tree = trees[0]
     predicates = (
         exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.NullSafeNEQ,
         exp.And, exp.Or, exp.Not, exp.In, exp.Between, exp.Is, exp.Like, exp.ILike,
@@ -362,7 +369,7 @@ def apply_where(batch: pa.Table, query: str) -> pa.Table:
     try:
         con.execute("SET threads = 1")
         con.register("src", batch)
-        result = con.execute(query).to_arrow_table()
+        result = con.sql(query).to_arrow_table()
     except duckdb.Error as e:
         from keyfolio.errors import KeyfolioError
 
