@@ -156,7 +156,13 @@ def resolve_groups(df: pd.DataFrame) -> tuple[pd.Series, list[str]]:
     return df["account_id"].map(top).astype("string"), warnings
 
 
+OWN_COLUMNS = ["revenue", "contribution_margin", "cost_to_serve", "revenue_ttm", "orders"]
+
+
 def _roll_up_groups(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    # each account's own figures, before a group head's row is replaced by its group's
+    for col in OWN_COLUMNS:
+        df[f"own_{col}"] = df[col]
     ultimate, warnings = resolve_groups(df)
     df["group_id"] = ultimate.where(ultimate != df["account_id"], pd.NA).astype("string")
     members = df[df["group_id"].notna()]
@@ -178,6 +184,8 @@ def _roll_up_groups(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         add = pd.DataFrame({"account_id": pd.Series(missing, dtype="string")})
         add["name"] = add["account_id"] + " (group)"
         df = pd.concat([df, add], ignore_index=True)
+        for col in OWN_COLUMNS:
+            df[f"own_{col}"] = df[f"own_{col}"].fillna(0.0)
         df["is_group"] = df["is_group"].fillna(False).astype(bool)
         df["in_group"] = df["in_group"].fillna(False).astype(bool)
     sum_cols = [c for c in df.columns if c in SUM_COLUMNS or c.startswith(("cts_", "revenue_w"))]

@@ -1,0 +1,175 @@
+"""Benchmark: `keyfolio run` end to end against a hand-written DuckDB SQL floor.
+
+Run by hand (not a test)::
+
+    python benchmarks/bench_run.py --lines 10_000_000 --accounts 100_000
+    python benchmarks/bench_run.py --lines 100_000_000 --accounts 1_000_000
+
+It generates a sample workspace (once per size, kept in --dir), then in the same run and on
+the same Parquet files measures, each in its own process (wall time and peak RSS):
+
+* ``sql``: one hand-written DuckDB query computing the per-account aggregates that the facts
+  stage computes (revenue, cost, margin, lines, orders, order days, first/last order,
+  returns, trailing-window revenue and margin, yearly windows) plus cost-to-serve per
+  activity and freight — the floor for what any pipeline must do over the order lines;
+* ``facts``: Keyfolio's facts stage alone (Ibis over DuckDB);
+* ``run``: ``keyfolio run`` end to end (every stage, writing the run folder).
+
+Prints a table with seconds, the ratio to the SQL floor and peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+SQL_FLOOR = """
+WITH bounds AS (SELECT max(order_date) AS as_of FROM read_parquet($lines)),
+lines AS (
+  SELECT l.account_id, l.order_id, l.order_date, l.quantity,
+         coalesce(l.net_revenue, l.quantity * l.unit_price * (1 - coalesce(l.discount, 0)), 0)
+           AS revenue,
+         l.quantity * coalesce(l.unit_cost, p.unit_cost, 0) AS cost,
+         coalesce(l.unit_cost, p.unit_cost) IS NOT NULL AS known_cost
+  FROM read_parquet($lines) l LEFT JOIN read_parquet($products) p USING (product_id)
+),
+yearly AS (
+  SELECT account_id, year(order_date) AS year,
+    sum(revenue) AS revenue, sum(cost) AS cogs, sum(revenue - cost) AS margin,
+    count(*) AS lines, sum(CAST(NOT known_cost AS INT)) AS lines_without_cost,
+    count(DISTINCT order_id) AS orders, count(DISTINCT order_date) AS order_days,
+    min(order_date) AS first_order, max(order_date) AS last_order,
+    sum(-revenue) FILTER (WHERE quantity < 0) AS returns,
+    sum(CAST(quantity < 0 AS INT)) AS return_lines,
+    sum(revenue) FILTER (WHERE order_date > as_of - INTERVAL 12 MONTH) AS revenue_ttm,
+    sum(revenue - cost) FILTER (WHERE order_date > as_of - INTERVAL 12 MONTH) AS margin_ttm,
+    sum(revenue) FILTER (WHERE order_date > as_of - INTERVAL 24 MONTH
+                           AND order_date <= as_of - INTERVAL 12 MONTH) AS revenue_prev,
+    sum(revenue - cost) FILTER (WHERE order_date > as_of - INTERVAL 24 MONTH
+                           AND order_date <= as_of - INTERVAL 12 MONTH) AS margin_prev,
+    sum(revenue) FILTER (WHERE order_date > as_of - INTERVAL 36 MONTH
+                           AND order_date <= as_of - INTERVAL 24 MONTH) AS revenue_w2
+  FROM lines, bounds GROUP BY ALL
+)
+SELECT account_id, sum(revenue) revenue, sum(cogs) cogs, sum(margin) margin, sum(lines) lines,
+  sum(orders) orders, sum(order_days) order_days, min(first_order) first_order,
+  max(last_order) last_order, sum(returns) returns, sum(revenue_ttm) revenue_ttm,
+  sum(margin_ttm) margin_ttm, sum(revenue_prev) revenue_prev, sum(margin_prev) margin_prev,
+  sum(revenue_w2) revenue_w2, count(*) years
+FROM yearly GROUP BY account_id
+"""
+
+SQL_COSTS = """
+SELECT account_id, activity, sum(coalesce(amount, quantity * r.rate)) AS amount
+FROM read_parquet($costs) c LEFT JOIN (SELECT unnest($acts) AS activity, unnest($rates) AS rate) r
+  USING (activity)
+GROUP BY ALL
+UNION ALL
+SELECT account_id, 'freight', sum(freight) FROM read_parquet($orders) GROUP BY ALL
+"""
+
+
+def measured(code: str) -> tuple[float, float, str]:
+    """Run python code in a fresh process; return (seconds, peak RSS MiB, its stdout)."""
+    wrapper = textwrap.dedent(
+        """
+        import resource, subprocess, sys, time
+        t0 = time.perf_counter()
+        p = subprocess.run([sys.executable, "-c", sys.argv[1]], capture_output=True, text=True)
+        dt = time.perf_counter() - t0
+        if p.returncode:
+            sys.stderr.write(p.stderr); sys.exit(p.returncode)
+        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        print(f"{dt} {rss}"); print(p.stdout, end="")
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", wrapper, code], capture_output=True, text=True, check=True
+    ).stdout
+    first, _, rest = out.partition("\n")
+    secs, rss = first.split()
+    return float(secs), float(rss), rest
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--lines", type=lambda s: int(s.replace("_", "")), default=10_000_000)
+    ap.add_argument("--accounts", type=lambda s: int(s.replace("_", "")), default=100_000)
+    ap.add_argument("--dir", type=Path, default=Path("bench-out"))
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--draws", type=int, default=None, help="robustness draws for the run")
+    args = ap.parse_args()
+
+    ws = args.dir / f"ws-{args.accounts}-{args.lines}"
+    if not (ws / "keyfolio.toml").is_file():
+        from keyfolio.sample import generate_workspace
+
+        t0 = time.perf_counter()
+        generate_workspace(ws, accounts=args.accounts, lines=args.lines)
+        print(f"generated {ws} in {time.perf_counter() - t0:.1f} s")
+    data = ws / "data"
+    size = sum(p.stat().st_size for p in data.glob("*.parquet")) / 2**20
+    print(f"workspace: {args.accounts:,} accounts, {args.lines:,} lines, {size:,.0f} MiB Parquet")
+
+    sql_code = textwrap.dedent(
+        f"""
+        import duckdb, json
+        from keyfolio.policy import load_policy
+        from pathlib import Path
+        ws = Path({str(ws)!r}); d = ws / "data"
+        pol = load_policy(ws / "keyfolio.toml")
+        con = duckdb.connect()
+        a = con.execute({SQL_FLOOR!r}, {{"lines": str(d / "order_lines.parquet"),
+                        "products": str(d / "products.parquet")}}).to_arrow_table()
+        c = con.execute({SQL_COSTS!r}, {{"costs": str(d / "costs.parquet"),
+                        "orders": str(d / "orders.parquet"),
+                        "acts": list(pol.cost_to_serve.rates),
+                        "rates": list(pol.cost_to_serve.rates.values())}}).to_arrow_table()
+        print(a.num_rows, c.num_rows)
+        """
+    )
+    facts_code = textwrap.dedent(
+        f"""
+        from keyfolio.facts import compute_facts
+        from keyfolio.policy import load_policy
+        from keyfolio.workspace import Workspace
+        ws = Workspace.open({str(ws)!r})
+        f = compute_facts(ws, load_policy(ws.policy_path))
+        print(f.accounts.num_rows, f.costs.num_rows)
+        """
+    )
+    run_code = textwrap.dedent(
+        f"""
+        import json
+        from keyfolio.pipeline import run
+        from keyfolio.workspace import Workspace
+        r = run(Workspace.open({str(ws)!r}), robustness_draws={args.draws!r})
+        print(json.dumps(r.meta["timings_s"]))
+        """
+    )
+    results: dict[str, tuple[float, float]] = {}
+    stage_times = ""
+    for _ in range(args.repeat):
+        for name, code in (("sql", sql_code), ("facts", facts_code), ("run", run_code)):
+            secs, rss, out = measured(code)
+            best = results.get(name)
+            if best is None or secs < best[0]:
+                results[name] = (secs, rss if best is None else max(rss, best[1]))
+                if name == "run":
+                    stage_times = out.strip()
+            else:
+                results[name] = (best[0], max(rss, best[1]))
+    floor = results["sql"][0]
+    print(f"{'what':<8}{'seconds':>10}{'x SQL':>8}{'peak MiB':>10}")
+    for name, (secs, rss) in results.items():
+        print(f"{name:<8}{secs:>10.2f}{secs / floor:>8.2f}{rss:>10.0f}")
+    print("run stages (s):", json.dumps(json.loads(stage_times)))
+
+
+if __name__ == "__main__":
+    main()
