@@ -85,7 +85,7 @@ class AuditRow(Base):
 
 
 def utcnow() -> datetime:
-    """Now, timezone-aware UTC, truncated to microseconds every backend keeps."""
+    """Now, as a timezone-aware UTC datetime."""
     return datetime.now(UTC)
 
 
