@@ -36,6 +36,7 @@ from keyfolio.schema import TABLES, spec
 from keyfolio.workspace import Workspace
 
 DERIVED_KEY = b"keyfolio.derived_from"
+BAD = "__bad"  # rows with a conversion problem: left out of cross-table checks
 
 
 @dataclass
@@ -98,11 +99,11 @@ def run_import(ws: Workspace, mappings: list[TableMapping]) -> ImportResult:
         got = _load(m, out)
         if got is not None:
             loaded[m.table] = got
-    if not out.count:
-        _check_references(ws, loaded, out, result.warnings)
+    failed = {m.table for m in mappings} - set(loaded)
+    _check_references(ws, loaded, failed, out, result.warnings)
     if out.count:
         raise ImportValidationError(out.finish())
-    tables = {name: got.data.drop_columns([ROW]) for name, got in loaded.items()}
+    tables = {name: got.data.drop_columns([ROW, BAD]) for name, got in loaded.items()}
     derived = _derive_accounts(ws, tables, result.warnings)
     if derived is not None:
         tables["accounts"] = derived
@@ -230,16 +231,19 @@ def _convert_batch(m: TableMapping, batch: pa.Table, out: Collector) -> pa.Table
     file = str(m.file)
     arrays: dict[str, pa.Array] = {}
     missing: dict[str, pa.Array] = {}
+    row_bad = pa.array([False] * batch.num_rows, pa.bool_())
     for canon, source in m.columns.items():
         kind = tspec.column(canon).kind
         c = convert(batch[source], kind, m.options)
         if kind not in ("id", "text"):
             expected = f"{expectation(kind, m.options)} for {canon}"
             out.add_mask(file, source, expected, batch, c.bad, c.raw)
+            row_bad = pc.or_(row_bad, c.bad)
         if tspec.column(canon).required:
             out.add_mask(
                 file, source, f"a value (required for {m.table}.{canon})", batch, c.missing
             )
+            row_bad = pc.or_(row_bad, c.missing)
         arrays[canon] = c.values
         missing[canon] = c.missing
     if m.table == "order_lines":
@@ -247,6 +251,7 @@ def _convert_batch(m: TableMapping, batch: pa.Table, out: Collector) -> pa.Table
     for source in m.keep:
         arrays[source] = convert(batch[source], "text", m.options).values
     arrays[ROW] = batch[ROW].combine_chunks()
+    arrays[BAD] = row_bad
     return pa.table(arrays)
 
 
@@ -324,14 +329,19 @@ def _ids(
 
 
 def _check_references(
-    ws: Workspace, loaded: dict[str, Loaded], out: Collector, warnings: list[str]
+    ws: Workspace,
+    loaded: dict[str, Loaded],
+    failed: set[str],
+    out: Collector,
+    warnings: list[str],
 ) -> None:
+    """Orders, lines and account ids resolve (tables that failed to load are not used)."""
     order_ids, orders_from = _ids(ws, loaded, "orders", "order_id")
     lines = loaded.get("order_lines")
-    if lines is not None:
+    if lines is not None and "orders" not in failed:
         _check_line_orders(lines, order_ids, orders_from, out)
     account_ids, accounts_from = _ids(ws, loaded, "accounts", "account_id")
-    if account_ids is not None:
+    if account_ids is not None and "accounts" not in failed:
         for table in ("orders", "order_lines"):
             got = loaded.get(table)
             if got is None or "account_id" not in got.data.column_names:
@@ -352,7 +362,7 @@ def _check_references(
             if got is not None:
                 _warn_unknown(got, "account_id", account_ids, "accounts", warnings)
     product_ids, _ = _ids(ws, loaded, "products", "product_id")
-    if lines is not None and product_ids is not None and "product_id" in lines.data.column_names:
+    if product_ids is not None and lines is not None and "product_id" in lines.data.column_names:
         _warn_unknown(lines, "product_id", product_ids, "products", warnings)
 
 
@@ -405,6 +415,7 @@ def _check_line_orders(
     else:
         flat = pa.array([False] * n, pa.bool_())
     unresolved = pc.invert(pc.or_(pc.or_(resolved, flat), unknown))
+    unresolved = pc.and_(unresolved, pc.invert(t[BAD]))  # already reported
     column = lines.source_col("order_id") if "order_id" in cols else lines.source_col("account_id")
     out.add_mask(
         file,
