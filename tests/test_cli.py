@@ -51,7 +51,10 @@ def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str
         (["export", "{tmp}/ws"], "no runs yet"),
         (["import", "{tmp}/ws", "accounts", "{tmp}/missing.csv"], "missing.csv"),
         (["import", "{tmp}/ws", "bogus", "{tmp}/x.csv"], "unknown table 'bogus'"),
-        (["import", "{tmp}/ws", "accounts", "{tmp}/x.csv", "--col", "oops"], "expected canonical=Source"),
+        (
+            ["import", "{tmp}/ws", "accounts", "{tmp}/x.csv", "--col", "oops"],
+            "expected canonical=Source",
+        ),
         (["init", "{tmp}/ws"], "already exists"),
     ],
 )

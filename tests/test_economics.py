@@ -46,8 +46,13 @@ def tiny(tmp_path: Path) -> Path:
                 {
                     "order_id": ["O1", "O2", "O3", "O4", "O5"],
                     "account_id": ["A", "A", "B", "C", "C"],
-                    "order_date": [D(2023, 1, 10), D(2024, 2, 1), D(2024, 6, 1), D(2023, 3, 1),
-                                   D(2024, 3, 1)],  # fmt: skip
+                    "order_date": [
+                        D(2023, 1, 10),
+                        D(2024, 2, 1),
+                        D(2024, 6, 1),
+                        D(2023, 3, 1),
+                        D(2024, 3, 1),
+                    ],  # fmt: skip
                     "freight": [10.0, 5.0, 0.0, 2.0, None],
                 },
             ),
@@ -120,7 +125,12 @@ def test_hand_computed_economics(tiny: Path) -> None:
     # whale curve: A 67, D 0, C -292
     assert [a.whale_cum_net, d.whale_cum_net, c.whale_cum_net] == pytest.approx([67, 67, -225])
     # size on contribution margin (C 210, A 107 of 317): both in the first 80%
-    assert (a.size_tier, c.size_tier, d.size_tier, b.size_tier) == ("large", "large", "small", "large")
+    assert (a.size_tier, c.size_tier, d.size_tier, b.size_tier) == (
+        "large",
+        "large",
+        "small",
+        "large",
+    )
     # run folder
     assert (result.run_dir / "portfolio.parquet").is_file()
     assert result.meta["inputs"]["order_lines"]["rows"] == 6
@@ -137,8 +147,11 @@ def test_pareto_and_threshold_tiers() -> None:
 
 def test_cagr_from_yearly_windows() -> None:
     df = pd.DataFrame(
-        {"revenue_w0": [121.0, 50.0, 10.0], "revenue_w1": [110.0, 0.0, 0.0],
-         "revenue_w2": [100.0, 0.0, 20.0]}  # fmt: skip
+        {
+            "revenue_w0": [121.0, 50.0, 10.0],
+            "revenue_w1": [110.0, 0.0, 0.0],
+            "revenue_w2": [100.0, 0.0, 20.0],
+        }  # fmt: skip
     )
     cagr = _cagr(df)
     assert cagr[0] == pytest.approx(0.10)

@@ -20,11 +20,16 @@ EVIL = '=HYPERLINK("http://x","y")'
 def _ws(tmp_path: Path):  # type: ignore[no-untyped-def]
     ws = init_workspace(tmp_path / "ws")
     acc = TABLES["accounts"].arrow_schema(["account_id", "name"])
-    lines = TABLES["order_lines"].arrow_schema(["account_id", "order_date", "quantity", "net_revenue"])
+    lines = TABLES["order_lines"].arrow_schema(
+        ["account_id", "order_date", "quantity", "net_revenue"]
+    )
     ws.write_tables(
         {
             "accounts": pa.table(
-                {"account_id": ["007", "008", "009"], "name": [EVIL, "+cmd|' /C calc'!A0", "Plain"]},
+                {
+                    "account_id": ["007", "008", "009"],
+                    "name": [EVIL, "+cmd|' /C calc'!A0", "Plain"],
+                },
                 schema=acc,
             ),
             "order_lines": pa.table(

@@ -42,7 +42,9 @@ def init(
 
     with user_errors():
         ws = init_workspace(workspace, force=force)
-    console.print(f"Workspace ready: {ws.root}. Edit {ws.policy_path.name}, then `keyfolio import`.")
+    console.print(
+        f"Workspace ready: {ws.root}. Edit {ws.policy_path.name}, then `keyfolio import`."
+    )
 
 
 @app.command("import")
@@ -63,7 +65,9 @@ def import_(
     ] = None,
     delimiter: Annotated[str | None, typer.Option(help="CSV delimiter.")] = None,
     encoding: Annotated[str | None, typer.Option(help="File encoding, e.g. latin-1.")] = None,
-    date_format: Annotated[str | None, typer.Option(help='strftime format, e.g. "%d.%m.%Y".')] = None,
+    date_format: Annotated[
+        str | None, typer.Option(help='strftime format, e.g. "%d.%m.%Y".')
+    ] = None,
     decimal: Annotated[str | None, typer.Option(help='Decimal mark: "." or ",".')] = None,
     sheet: Annotated[str | None, typer.Option(help="XLSX sheet name.")] = None,
     header_row: Annotated[int | None, typer.Option(help="1-based row of the header.")] = None,
@@ -102,7 +106,9 @@ def import_(
 @app.command()
 def run(
     workspace: WorkspaceArg,
-    threads: Annotated[int | None, typer.Option(help="Engine threads (default: all cores).")] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="Engine threads (default: all cores).")
+    ] = None,
     draws: Annotated[
         int | None, typer.Option(help="Robustness draws (default: the policy's).")
     ] = None,
@@ -189,8 +195,9 @@ def sample(
 @contextmanager
 def _bar() -> Iterator[Any]:
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,}"),
-        TimeElapsedColumn(), console=err_console, transient=True,
+        TextColumn("{task.description}"), BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,}"), TimeElapsedColumn(),
+        console=err_console, transient=True,
     ) as prog:  # fmt: skip
         tasks: dict[str, Any] = {}
 

@@ -224,7 +224,8 @@ def _ratios(df: pd.DataFrame) -> pd.DataFrame:
     df["revenue_cagr"] = _cagr(df)
     wallet = df["wallet_total_spend"]
     df["share_of_wallet"] = np.where(
-        wallet > 0, (df["revenue_ttm"].clip(lower=0) / wallet.where(wallet > 0)).clip(upper=1.0),
+        wallet > 0,
+        (df["revenue_ttm"].clip(lower=0) / wallet.where(wallet > 0)).clip(upper=1.0),
         np.nan,
     )
     return df
@@ -242,7 +243,9 @@ def _cagr(df: pd.DataFrame) -> np.ndarray:
     base = w[np.arange(len(w)), np.maximum(oldest, 0)]
     with np.errstate(divide="ignore", invalid="ignore"):
         cagr = np.where(
-            (oldest >= 1) & (latest > 0), (latest / base) ** (1.0 / np.maximum(oldest, 1)) - 1, np.nan
+            (oldest >= 1) & (latest > 0),
+            (latest / base) ** (1.0 / np.maximum(oldest, 1)) - 1,
+            np.nan,
         )
     return cagr
 

@@ -84,7 +84,9 @@ def order_lines(con: Any, ws: Workspace) -> tuple[ir.Table, list[str]]:
         )
         lines = lines.left_join(hdr, "order_id")
         lines = lines.mutate(
-            account_id=ibis.coalesce(_col_or_null(lines, "account_id", "string"), lines.h_account_id),
+            account_id=ibis.coalesce(
+                _col_or_null(lines, "account_id", "string"), lines.h_account_id
+            ),
             order_date=ibis.coalesce(_col_or_null(lines, "order_date", "date"), lines.h_date),
         )
     unit_cost: ir.Value = _col_or_null(lines, "unit_cost", "float64")
@@ -221,7 +223,9 @@ def cost_to_serve(con: Any, ws: Workspace, policy: Policy) -> tuple[pa.Table, in
             _col_or_null(joined, "amount", "float64"),
             _col_or_null(joined, "quantity", "float64") * joined.rate,
         )
-        parts.append(joined.select(account_id=joined.account_id, activity=joined.activity, amount=amount))
+        parts.append(
+            joined.select(account_id=joined.account_id, activity=joined.activity, amount=amount)
+        )
     if policy.cost_to_serve.include_freight and ws.has_table("orders"):
         orders = con.read_parquet(str(ws.table_path("orders")), table_name="kf_orders_freight")
         if "freight" in orders.columns:
@@ -251,9 +255,7 @@ def compute_facts(ws: Workspace, policy: Policy, *, con: Any = None) -> Facts:
     con = con or connect()
     lines, warnings = order_lines(con, ws)
     bounds = con.to_pyarrow(
-        lines.aggregate(
-            n=lines.count(), first=lines.order_date.min(), last=lines.order_date.max()
-        )
+        lines.aggregate(n=lines.count(), first=lines.order_date.min(), last=lines.order_date.max())
     )
     n_lines = int(bounds["n"][0].as_py())
     as_of: dt.date | None = bounds["last"][0].as_py()
@@ -286,5 +288,9 @@ def compute_facts(ws: Workspace, policy: Policy, *, con: Any = None) -> Facts:
         accounts=per_account,
         costs=costs,
         warnings=warnings,
-        rows={"order_lines": n_lines, "costs": cost_rows, "accounts_with_orders": per_account.num_rows},
+        rows={
+            "order_lines": n_lines,
+            "costs": cost_rows,
+            "accounts_with_orders": per_account.num_rows,
+        },
     )

@@ -134,7 +134,7 @@ def run(
         extras.update(produced)
         log.rows[stage.name] = len(portfolio)
     run_id = new_run_id(ws, started)
-    meta = {
+    meta: dict[str, Any] = {
         "run_id": run_id,
         "started": started.isoformat(timespec="seconds"),
         "keyfolio_version": keyfolio.__version__,

@@ -124,10 +124,14 @@ class MatrixPolicy(_Model):
         return v
 
 
+def _default_hours() -> dict[Literal["small", "medium", "large"], float]:
+    return {"large": 400.0, "medium": 250.0, "small": 150.0}
+
+
 class SelectionPolicy(_Model):
     capacity_hours: Annotated[float, Field(ge=0)] | None = None
     hours: dict[Literal["small", "medium", "large"], Annotated[float, Field(ge=0)]] = Field(
-        default_factory=lambda: {"large": 400.0, "medium": 250.0, "small": 150.0}
+        default_factory=_default_hours
     )
     capacity_by: Literal["region", "owner"] | None = None
     capacity: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)

@@ -76,25 +76,39 @@ def diamonds(portfolio: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     # among accounts that are not negligible (net contribution above the median of earners)
     floor = cand["net_contribution"].median()
     cand = cand[cand["net_contribution"] >= floor]
-    return cand.sort_values(["net_pct", "net_contribution"], ascending=False).head(n)[
-        _SHOW
-    ].reset_index(drop=True)
+    return (
+        cand.sort_values(["net_pct", "net_contribution"], ascending=False)
+        .head(n)[_SHOW]
+        .reset_index(drop=True)
+    )
 
 
 def summarise(portfolio: pd.DataFrame, currency: str) -> Summary:
     p = portfolio[portfolio["selectable"].astype(bool)]
     g = p.groupby("size_tier", observed=True)
-    tiers = pd.DataFrame(
-        {
-            "accounts": g.size(),
-            "revenue": g["revenue"].sum(),
-            "contribution_margin": g["contribution_margin"].sum(),
-            "cost_to_serve": g["cost_to_serve"].sum(),
-            "net_contribution": g["net_contribution"].sum(),
-        }
-    ).reindex(TIER_ORDER).fillna(0)
-    tiers["cm_pct"] = np.where(tiers["revenue"] > 0, tiers["contribution_margin"] / tiers["revenue"].where(tiers["revenue"] > 0), np.nan)
-    tiers["net_pct"] = np.where(tiers["revenue"] > 0, tiers["net_contribution"] / tiers["revenue"].where(tiers["revenue"] > 0), np.nan)
+    tiers = (
+        pd.DataFrame(
+            {
+                "accounts": g.size(),
+                "revenue": g["revenue"].sum(),
+                "contribution_margin": g["contribution_margin"].sum(),
+                "cost_to_serve": g["cost_to_serve"].sum(),
+                "net_contribution": g["net_contribution"].sum(),
+            }
+        )
+        .reindex(TIER_ORDER)
+        .fillna(0)
+    )
+    tiers["cm_pct"] = np.where(
+        tiers["revenue"] > 0,
+        tiers["contribution_margin"] / tiers["revenue"].where(tiers["revenue"] > 0),
+        np.nan,
+    )
+    tiers["net_pct"] = np.where(
+        tiers["revenue"] > 0,
+        tiers["net_contribution"] / tiers["revenue"].where(tiers["revenue"] > 0),
+        np.nan,
+    )
     tiers.index.name = "size_tier"
     tiers = tiers.reset_index()
     active = p[p["has_orders"].astype(bool)]
@@ -140,7 +154,8 @@ def render(summary: Summary, console: Console) -> None:
         t.add_column(col, justify="left" if col == "tier" else "right")
     for r in summary.tiers.itertuples():
         t.add_row(
-            str(r.size_tier), f"{int(r.accounts):,}", money(r.revenue), money(r.contribution_margin),
+            str(r.size_tier), f"{int(r.accounts):,}", money(r.revenue),
+            money(r.contribution_margin),
             pct(r.cm_pct), money(r.cost_to_serve), money(r.net_contribution), pct(r.net_pct),
         )  # fmt: skip
     console.print(t)
@@ -175,7 +190,9 @@ def _accounts_table(console: Console, df: pd.DataFrame, cur: str, title: str, st
     for i, col in enumerate(heads):
         width = max(len(r[i]) for r in rows)
         if col == "name":
-            t.add_column(col, no_wrap=True, overflow="ellipsis", max_width=20 if console.width < 100 else 30)
+            t.add_column(
+                col, no_wrap=True, overflow="ellipsis", max_width=20 if console.width < 100 else 30
+            )
         else:
             t.add_column(col, justify="left" if i < 3 else "right", min_width=width)
     for row in rows:

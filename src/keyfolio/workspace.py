@@ -36,10 +36,13 @@ class Workspace:
         """Open an existing workspace; a clear error if the folder is not one."""
         root = Path(path)
         if not root.is_dir():
-            raise WorkspaceError(f"{root}: no such workspace folder (create one with `keyfolio init`)")
+            raise WorkspaceError(
+                f"{root}: no such workspace folder (create one with `keyfolio init`)"
+            )
         if not (root / POLICY_FILE).is_file():
             raise WorkspaceError(
-                f"{root}: not a workspace, {POLICY_FILE} is missing (create one with `keyfolio init`)"
+                f"{root}: not a workspace, {POLICY_FILE} is missing "
+                "(create one with `keyfolio init`)"
             )
         return cls(root)
 
@@ -111,10 +114,12 @@ class Workspace:
         staged: list[tuple[Path, Path]] = []
         try:
             for name, table in tables.items():
-                fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.data_dir)
+                fd, tmp_name = tempfile.mkstemp(
+                    prefix=f".{name}.", suffix=".tmp", dir=self.data_dir
+                )
                 os.close(fd)
-                staged.append((Path(tmp), self.table_path(name)))
-                pq.write_table(table, tmp, compression="zstd")
+                staged.append((Path(tmp_name), self.table_path(name)))
+                pq.write_table(table, tmp_name, compression="zstd")
         except BaseException:
             for tmp, _ in staged:
                 with contextlib.suppress(FileNotFoundError):

@@ -33,10 +33,14 @@ def _parse_columns(pairs: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for pair in pairs:
         if "=" not in pair:
-            raise KeyfolioError(f"--col {pair!r}: expected canonical=Source, e.g. account_id=CustomerID")
+            raise KeyfolioError(
+                f"--col {pair!r}: expected canonical=Source, e.g. account_id=CustomerID"
+            )
         canon, src = pair.split("=", 1)
         if not canon.strip() or not src.strip():
-            raise KeyfolioError(f"--col {pair!r}: expected canonical=Source, e.g. account_id=CustomerID")
+            raise KeyfolioError(
+                f"--col {pair!r}: expected canonical=Source, e.g. account_id=CustomerID"
+            )
         out[canon.strip()] = src.strip()
     return out
 
@@ -61,7 +65,9 @@ def run_import(
         result = ingest.import_mapping(ws, mapping)
     else:
         if table is None or file is None:
-            raise KeyfolioError("expected --mapping FILE, or TABLE FILE (e.g. `accounts customers.csv`)")
+            raise KeyfolioError(
+                "expected --mapping FILE, or TABLE FILE (e.g. `accounts customers.csv`)"
+            )
         opts = ingest.ReadOptions(**options) if options else None
         result = ingest.import_table(ws, table, file, _parse_columns(columns), opts)
     return dataclasses.asdict(result)
