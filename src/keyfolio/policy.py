@@ -137,6 +137,10 @@ class SelectionPolicy(_Model):
     capacity: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
     max_key_accounts: Annotated[int, Field(ge=0)] | None = None
     objective: Annotated[str, Field(min_length=1)] = "attractiveness"
+    # per_hour: maximise sum(objective x hours) - every KAM hour goes to the most attractive
+    # account that needs it (for 0-100 scores); per_account: maximise sum(objective) (for
+    # money objectives such as profit_potential, already the value of making an account key).
+    value: Literal["per_hour", "per_account"] = "per_hour"
     must: list[str] = Field(default_factory=list)
     never: list[str] = Field(default_factory=list)
     keep_margin: Annotated[float, Field(ge=0)] = 5.0
