@@ -1,0 +1,445 @@
+"""Policy criteria → 0–100 scores with per-criterion contributions.
+
+Each criterion of ``[[attractiveness]]`` / ``[[strength]]`` reads one source per account:
+
+* ``metric:<column>`` / ``attribute:<column>`` — a portfolio column;
+* ``assessment:<criterion>`` — people's scores from the ``assessments`` table (mean over
+  assessors; spread, count and disagreement are kept);
+* ``feedback:<metric>`` — the customer's view from the ``feedback`` table (latest value).
+
+The raw value is mapped to 0–100 by the criterion's scale (percentile, minmax, bands, map,
+direct), optionally inverted (``100 - score``). Weights are normalised within the group, so
+``attractiveness = sum(weight_i * score_i)`` is itself on 0–100 and the contributions
+``weight_i * score_i`` add up to it exactly.
+
+Missing values are never silently zero. The rule (criterion ``missing``, default ``neutral``
+for metrics/attributes and ``[assessments] missing`` for assessments/feedback) says whether a
+missing value scores 50 (neutral), the median score, or excludes the account from selection
+("not assessed"; shown as 50 so that the matrix stays defined).
+
+Sources a workspace lacks: value metrics (clv, roci, profit_potential, p_alive) before the
+value stage has run, and assessment/feedback criteria with no data at all, are scored neutral
+with a warning. Any other missing column is a :class:`~keyfolio.errors.PolicyError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from keyfolio.errors import PolicyError
+from keyfolio.policy import Criterion, Policy
+
+VALUE_METRICS = frozenset({"clv", "roci", "profit_potential", "p_alive"})
+GROUPS = ("attractiveness", "strength")
+NEUTRAL = 50.0
+
+Transform = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass
+class CriterionScore:
+    """One criterion scored for every portfolio row (arrays aligned with the portfolio)."""
+
+    criterion: Criterion
+    group: str
+    weight: float  # normalised within the group
+    raw: np.ndarray  # raw value per account (object: numbers, strings, bools or None)
+    score: np.ndarray  # 0-100 after the missing rule
+    missing: np.ndarray  # bool: the raw value was missing
+    rule: str  # the missing rule applied
+    # Assessments only: the assessors' spread on the score scale (robustness) and counts.
+    spread_lo: np.ndarray | None = None
+    spread_hi: np.ndarray | None = None
+    n_assessors: np.ndarray | None = None
+    sd: np.ndarray | None = None
+
+    @property
+    def contribution(self) -> np.ndarray:
+        return self.weight * self.score
+
+
+@dataclass
+class Scores:
+    """The result of :func:`score_portfolio`."""
+
+    account_id: np.ndarray
+    criteria: list[CriterionScore]
+    attractiveness: np.ndarray
+    strength: np.ndarray
+    not_assessed: np.ndarray  # bool: missing an 'exclude' criterion
+    not_assessed_on: list[str]  # per account: the criteria missing (';'-joined), or ""
+    assessors_disagree: np.ndarray
+    warnings: list[str] = field(default_factory=list)
+
+    def group(self, name: str) -> list[CriterionScore]:
+        return [c for c in self.criteria if c.group == name]
+
+    def score_matrix(self, group: str) -> np.ndarray:
+        """(n_accounts, n_criteria) scores of one group, in policy order."""
+        cs = self.group(group)
+        if not cs:
+            return np.zeros((len(self.account_id), 0))
+        return np.column_stack([c.score for c in cs])
+
+    def weights(self, group: str) -> np.ndarray:
+        return np.array([c.weight for c in self.group(group)], dtype=float)
+
+    def contributions(self) -> pd.DataFrame:
+        """Long table: account_id, group, criterion, source, raw, raw_text, score, weight,
+        contribution, missing, n_assessors, sd. Contributions sum to the group scores."""
+        n = len(self.account_id)
+        frames = []
+        for c in self.criteria:
+            raw_num = pd.to_numeric(pd.Series(c.raw, dtype=object), errors="coerce")
+            raw_text = [_fmt_raw(v) for v in c.raw]
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "account_id": self.account_id,
+                        "group": c.group,
+                        "criterion": c.criterion.name,
+                        "source": c.criterion.source,
+                        "raw": raw_num.to_numpy(dtype=float),
+                        "raw_text": raw_text,
+                        "score": c.score,
+                        "weight": np.full(n, c.weight),
+                        "contribution": c.contribution,
+                        "missing": np.where(c.missing, c.rule, ""),
+                        "n_assessors": (
+                            c.n_assessors if c.n_assessors is not None else np.zeros(n, dtype=int)
+                        ),
+                        "sd": c.sd if c.sd is not None else np.full(n, np.nan),
+                    }
+                )
+            )
+        if not frames:
+            return pd.DataFrame(
+                columns=[
+                    "account_id", "group", "criterion", "source", "raw", "raw_text",
+                    "score", "weight", "contribution", "missing", "n_assessors", "sd",
+                ]
+            )  # fmt: skip
+        return pd.concat(frames, ignore_index=True)
+
+
+def _fmt_raw(v: object) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    if isinstance(v, float | np.floating):
+        return f"{float(v):.6g}"
+    return str(v)
+
+
+# -- sources --------------------------------------------------------------------------------
+
+
+def _ids(portfolio: pd.DataFrame) -> pd.Series:
+    return portfolio["account_id"].astype(str)
+
+
+def _member_to_group(portfolio: pd.DataFrame) -> dict[str, str]:
+    """Member account id → its group id, so that member judgements count for the group."""
+    if "group_id" not in portfolio.columns:
+        return {}
+    members = portfolio[portfolio["group_id"].notna()]
+    if "in_group" in portfolio.columns:
+        members = members[members["in_group"].fillna(False).astype(bool)]
+    ids, groups = members["account_id"].astype(str), members["group_id"].astype(str)
+    return dict(zip(ids, groups, strict=True))
+
+
+def _with_groups(table: pd.DataFrame, portfolio: pd.DataFrame) -> pd.DataFrame:
+    m2g = _member_to_group(portfolio)
+    if not m2g:
+        return table
+    ids = table["account_id"].astype(str)
+    extra = table[ids.isin(m2g)].copy()
+    extra["account_id"] = extra["account_id"].astype(str).map(m2g)
+    # a group's own rows win: only add member rows for groups with no direct rows
+    have = set(ids)
+    extra = extra[~extra["account_id"].isin(have)]
+    return pd.concat([table, extra], ignore_index=True)
+
+
+@dataclass
+class _Source:
+    raw: np.ndarray  # object array
+    numeric: np.ndarray | None  # float array (NaN = missing) when numeric
+    lo: np.ndarray | None = None  # assessments: min / max raw per account
+    hi: np.ndarray | None = None
+    count: np.ndarray | None = None
+    sd: np.ndarray | None = None
+    absent: str = ""  # non-empty: the whole source is absent (warning text)
+
+
+def _column_source(portfolio: pd.DataFrame, crit: Criterion) -> _Source:
+    col = crit.field
+    n = len(portfolio)
+    if col not in portfolio.columns:
+        if crit.kind == "metric" and col in VALUE_METRICS:
+            return _Source(
+                np.full(n, None, dtype=object),
+                np.full(n, np.nan),
+                absent=f"metric {col!r} not computed (the value stage has not run)",
+            )
+        available = ", ".join(sorted(map(str, portfolio.columns)))
+        raise PolicyError(
+            f"criterion {crit.name!r}: source {crit.source!r} names no portfolio column "
+            f"{col!r}; available columns: {available}"
+        )
+    s = portfolio[col]
+    raw = s.astype(object).where(s.notna(), None).to_numpy(dtype=object)
+    numeric: np.ndarray | None = None
+    if pd.api.types.is_bool_dtype(s) or s.dropna().map(type).isin([bool, np.bool_]).all():
+        numeric = None if crit.scale == "map" else s.astype(float).to_numpy()
+    elif pd.api.types.is_numeric_dtype(s):
+        numeric = s.astype(float).to_numpy()
+    elif pd.api.types.is_datetime64_any_dtype(s):
+        numeric = None
+    else:
+        conv = pd.to_numeric(s, errors="coerce")
+        if conv.notna().sum() == s.notna().sum():
+            numeric = conv.astype(float).to_numpy()
+    return _Source(raw, numeric)
+
+
+def _assessment_source(
+    portfolio: pd.DataFrame, crit: Criterion, table: pd.DataFrame | None, kind: str
+) -> _Source:
+    n = len(portfolio)
+    key = "criterion" if kind == "assessment" else "metric"
+    rows = None
+    if table is not None and len(table) and key in table.columns:
+        rows = table[table[key].astype(str) == crit.field]
+        rows = rows[pd.to_numeric(rows["score" if kind == "assessment" else "value"],
+                                  errors="coerce").notna()]  # fmt: skip
+    if rows is None or not len(rows):
+        what = "assessments" if kind == "assessment" else "feedback"
+        return _Source(
+            np.full(n, None, dtype=object),
+            np.full(n, np.nan),
+            absent=f"no {what} on {crit.field!r} in this workspace",
+        )
+    rows = _with_groups(rows, portfolio)
+    ids = _ids(portfolio)
+    vcol = "score" if kind == "assessment" else "value"
+    rows = rows.assign(_v=pd.to_numeric(rows[vcol], errors="coerce"),
+                       account_id=rows["account_id"].astype(str))  # fmt: skip
+    if kind == "feedback":
+        if "date" in rows.columns and rows["date"].notna().any():
+            rows = rows.sort_values("date", kind="stable")
+        last = rows.groupby("account_id")["_v"].last()
+        vals = ids.map(last).astype(float).to_numpy()
+        return _Source(vals.astype(object), vals)
+    g = rows.groupby("account_id")["_v"]
+    agg = pd.DataFrame(
+        {"mean": g.mean(), "sd": g.std(ddof=1), "n": g.size(), "lo": g.min(), "hi": g.max()}
+    )
+    aligned = agg.reindex(ids)
+    mean = aligned["mean"].to_numpy(dtype=float)
+    return _Source(
+        mean.astype(object),
+        mean,
+        lo=aligned["lo"].to_numpy(dtype=float),
+        hi=aligned["hi"].to_numpy(dtype=float),
+        count=aligned["n"].fillna(0).to_numpy(dtype=int),
+        sd=aligned["sd"].to_numpy(dtype=float),
+    )
+
+
+# -- scales ---------------------------------------------------------------------------------
+
+
+def _map_key(v: object) -> str:
+    if isinstance(v, bool | np.bool_):
+        return "true" if v else "false"
+    if isinstance(v, float | np.floating) and float(v).is_integer():
+        return str(int(v))
+    return str(v).strip().lower()
+
+
+def fit_scale(crit: Criterion, values: np.ndarray, policy: Policy) -> Transform:
+    """The raw → 0–100 transform of ``crit``, fitted on the observed (non-missing) values.
+
+    Percentile uses average ranks: the lowest value scores 0, the highest 100, ties share
+    their mean rank; values between observed ones are interpolated (used for spreads).
+    """
+    ok = values[~np.isnan(values)]
+    if crit.scale == "percentile":
+        if len(ok) == 0:
+            return lambda x: np.full(np.shape(x), np.nan)
+        u, inv = np.unique(ok, return_inverse=True)
+        ranks = pd.Series(ok).rank(method="average").to_numpy()
+        pct = np.zeros(len(u))
+        np.add.at(pct, inv, ranks)
+        pct /= np.bincount(inv)
+        pct = (pct - 1) / (len(ok) - 1) * 100 if len(ok) > 1 else np.full(len(u), NEUTRAL)
+        return lambda x: np.where(np.isnan(x), np.nan, np.interp(x, u, pct))
+    if crit.scale == "minmax":
+        if len(ok) == 0 or ok.max() == ok.min():
+            return lambda x: np.where(np.isnan(x), np.nan, NEUTRAL)
+        lo, hi = float(ok.min()), float(ok.max())
+        return lambda x: np.clip((x - lo) / (hi - lo) * 100, 0, 100)
+    if crit.scale == "bands":
+        cuts = np.asarray(crit.bands, dtype=float)
+        return lambda x: np.where(
+            np.isnan(x), np.nan, np.searchsorted(cuts, x, side="right") / len(cuts) * 100
+        )
+    if crit.scale == "direct":
+        if crit.range is not None:
+            lo, hi = crit.range
+        elif crit.kind == "assessment":
+            lo, hi = policy.assessments.scale
+        else:
+            lo, hi = 0.0, 100.0
+        return lambda x: np.clip((x - lo) / (hi - lo) * 100, 0, 100)
+    raise AssertionError(crit.scale)  # pragma: no cover - map is handled separately
+
+
+def _score_map(crit: Criterion, raw: np.ndarray, warnings: list[str]) -> np.ndarray:
+    table = {_map_key(k): float(v) for k, v in (crit.map or {}).items()}
+    out = np.full(len(raw), np.nan)
+    unmapped: set[str] = set()
+    for i, v in enumerate(raw):
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            continue
+        k = _map_key(v)
+        if k in table:
+            out[i] = table[k]
+        else:
+            unmapped.add(str(v))
+    if unmapped:
+        shown = ", ".join(sorted(unmapped)[:5]) + (" ..." if len(unmapped) > 5 else "")
+        warnings.append(f"criterion {crit.name}: values not in its map scored as missing: {shown}")
+    return np.clip(out, 0, 100)
+
+
+def _missing_rule(crit: Criterion, policy: Policy) -> str:
+    if crit.missing is not None:
+        return crit.missing
+    if crit.kind in ("assessment", "feedback"):
+        return policy.assessments.missing
+    return "neutral"
+
+
+def _score_one(
+    portfolio: pd.DataFrame,
+    crit: Criterion,
+    group: str,
+    weight: float,
+    policy: Policy,
+    assessments: pd.DataFrame | None,
+    feedback: pd.DataFrame | None,
+    warnings: list[str],
+) -> CriterionScore:
+    if crit.kind in ("metric", "attribute"):
+        src = _column_source(portfolio, crit)
+    else:
+        src = _assessment_source(
+            portfolio, crit, assessments if crit.kind == "assessment" else feedback, crit.kind
+        )
+    rule = _missing_rule(crit, policy)
+    if src.absent:
+        if rule == "exclude":
+            warnings.append(
+                f"criterion {crit.name}: {src.absent}; scored neutral "
+                "(missing = 'exclude' would exclude every account)"
+            )
+        else:
+            warnings.append(f"criterion {crit.name}: {src.absent}; scored neutral")
+        n = len(portfolio)
+        return CriterionScore(
+            crit, group, weight, src.raw, np.full(n, NEUTRAL), np.ones(n, bool), "neutral"
+        )
+    lo_s = hi_s = None
+    if crit.scale == "map":
+        score = _score_map(crit, src.raw, warnings)
+    else:
+        if src.numeric is None:
+            raise PolicyError(
+                f"criterion {crit.name!r}: scale {crit.scale!r} needs numbers but "
+                f"{crit.source!r} holds categories; use scale = 'map'"
+            )
+        tf = fit_scale(crit, src.numeric, policy)
+        score = tf(src.numeric).astype(float)
+        if src.lo is not None and src.hi is not None:
+            lo_s, hi_s = tf(src.lo), tf(src.hi)
+    if crit.invert:
+        score = 100.0 - score
+        if lo_s is not None and hi_s is not None:
+            lo_s, hi_s = 100.0 - hi_s, 100.0 - lo_s
+    missing = np.isnan(score)
+    if missing.any():
+        fill = NEUTRAL
+        if rule == "median" and (~missing).any():
+            fill = float(np.median(score[~missing]))
+        score = np.where(missing, fill, score)
+    if lo_s is not None and hi_s is not None:
+        lo_s = np.where(np.isnan(lo_s), score, lo_s)
+        hi_s = np.where(np.isnan(hi_s), score, hi_s)
+    return CriterionScore(
+        crit, group, weight, src.raw, score, missing, rule,
+        spread_lo=lo_s, spread_hi=hi_s, n_assessors=src.count, sd=src.sd,
+    )  # fmt: skip
+
+
+def normalised_weights(criteria: Sequence[Criterion]) -> np.ndarray:
+    w = np.array([c.weight for c in criteria], dtype=float)
+    return w / w.sum() if len(w) else w
+
+
+def score_portfolio(
+    portfolio: pd.DataFrame,
+    policy: Policy,
+    *,
+    assessments: pd.DataFrame | None = None,
+    feedback: pd.DataFrame | None = None,
+) -> Scores:
+    """Score every portfolio row on the policy's criteria (see the module docstring)."""
+    warnings: list[str] = []
+    names = [c.name for c in (*policy.attractiveness, *policy.strength)]
+    dup = sorted({x for x in names if names.count(x) > 1})
+    if dup:
+        raise PolicyError(f"criterion names must be unique; repeated: {', '.join(dup)}")
+    n = len(portfolio)
+    scored: list[CriterionScore] = []
+    totals = {}
+    for group in GROUPS:
+        crits: list[Criterion] = list(getattr(policy, group))
+        weights = normalised_weights(crits)
+        cs = [
+            _score_one(portfolio, c, group, float(w), policy, assessments, feedback, warnings)
+            for c, w in zip(crits, weights, strict=True)
+        ]
+        if not cs:
+            warnings.append(f"no [[{group}]] criteria in the policy; {group} is neutral (50)")
+            totals[group] = np.full(n, NEUTRAL)
+        else:
+            totals[group] = np.sum([c.contribution for c in cs], axis=0)
+        scored.extend(cs)
+    excl = [c for c in scored if c.rule == "exclude"]
+    not_assessed = np.zeros(n, dtype=bool)
+    on: list[list[str]] = [[] for _ in range(n)]
+    for c in excl:
+        not_assessed |= c.missing
+        for i in np.flatnonzero(c.missing):
+            on[i].append(c.criterion.name)
+    sd_limit = policy.assessments.disagreement_sd
+    disagree = np.zeros(n, dtype=bool)
+    for c in scored:
+        if c.sd is not None and c.n_assessors is not None:
+            disagree |= (c.n_assessors >= 2) & (np.nan_to_num(c.sd) > sd_limit)
+    return Scores(
+        account_id=_ids(portfolio).to_numpy(dtype=object),
+        criteria=scored,
+        attractiveness=totals["attractiveness"],
+        strength=totals["strength"],
+        not_assessed=not_assessed,
+        not_assessed_on=[";".join(x) for x in on],
+        assessors_disagree=disagree,
+        warnings=warnings,
+    )

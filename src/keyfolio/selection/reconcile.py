@@ -1,0 +1,127 @@
+"""Reconciliation of the definition with the key-account lists people already carry.
+
+From the ``declared`` table (list_name, account_id). Declared member accounts of a group are
+counted as their group (selection happens on groups and standalone accounts). Outputs:
+
+* ``lists``: per list — accounts named, known to the portfolio, selected by the definition,
+  and the share selected;
+* ``overlap``: pairwise Jaccard ``|A ∩ B| / |A ∪ B|`` between the lists and with the
+  definition (the list named ``definition`` = the accounts the run makes key);
+* ``failing``: accounts declared key by two or more lists that the definition does not make
+  key, with the lists and the reasons;
+* ``unlisted``: key accounts that no list names.
+
+:func:`reconciliation_frame` stacks them into one long table (``section`` column) for
+``reconciliation.parquet``.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import pandas as pd
+
+DEFINITION = "definition"
+
+
+def reconcile(portfolio: pd.DataFrame, declared: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+    """``portfolio`` needs account_id, name, is_key, reasons, quadrant, decision and the
+    optional group_id / in_group columns."""
+    empty = {
+        "lists": pd.DataFrame(columns=["list_name", "n_declared", "n_known", "n_key", "share_key"]),
+        "overlap": pd.DataFrame(columns=["list_a", "list_b", "n_a", "n_b", "n_common", "jaccard"]),
+        "failing": pd.DataFrame(columns=["account_id", "name", "n_lists", "lists", "reasons"]),
+        "unlisted": pd.DataFrame(columns=["account_id", "name", "quadrant", "decision", "reasons"]),
+    }
+    if declared is None or not len(declared):
+        return empty
+    ids = portfolio["account_id"].astype(str)
+    to_group: dict[str, str] = {}
+    if "group_id" in portfolio.columns:
+        m = portfolio["group_id"].notna()
+        if "in_group" in portfolio.columns:
+            m &= portfolio["in_group"].fillna(False).astype(bool)
+        to_group = dict(zip(ids[m], portfolio.loc[m, "group_id"].astype(str), strict=True))
+    d = pd.DataFrame(
+        {
+            "list_name": declared["list_name"].astype(str),
+            "account_id": declared["account_id"].astype(str),
+        }
+    )
+    d["account_id"] = d["account_id"].map(lambda a: to_group.get(a, a))
+    d = d.drop_duplicates()
+    known = set(ids)
+    key = set(ids[portfolio["is_key"].astype(bool).to_numpy()])
+    sets = {name: set(g["account_id"]) for name, g in d.groupby("list_name", sort=True)}
+    lists = pd.DataFrame(
+        [
+            {
+                "list_name": name,
+                "n_declared": len(s),
+                "n_known": len(s & known),
+                "n_key": len(s & key),
+                "share_key": len(s & key) / len(s) if s else float("nan"),
+            }
+            for name, s in sets.items()
+        ]
+    )
+    all_sets = {**sets, DEFINITION: key}
+    overlap = pd.DataFrame(
+        [
+            {
+                "list_a": a, "list_b": b, "n_a": len(all_sets[a]), "n_b": len(all_sets[b]),
+                "n_common": len(all_sets[a] & all_sets[b]),
+                "jaccard": _jaccard(all_sets[a], all_sets[b]),
+            }
+            for a, b in combinations(all_sets, 2)
+        ],
+        columns=empty["overlap"].columns,
+    )  # fmt: skip
+    per_acc = d.groupby("account_id")["list_name"].agg(lambda s: ", ".join(sorted(set(s))))
+    n_lists = d.groupby("account_id")["list_name"].nunique()
+    info = portfolio.assign(account_id=ids).set_index("account_id")
+    fail_ids = [a for a in n_lists.index if n_lists[a] >= 2 and a not in key]
+    failing = pd.DataFrame(
+        {
+            "account_id": fail_ids,
+            "name": [_get(info, a, "name") for a in fail_ids],
+            "n_lists": [int(n_lists[a]) for a in fail_ids],
+            "lists": [per_acc[a] for a in fail_ids],
+            "reasons": [
+                _get(info, a, "reasons") if a in known else "not in the portfolio (unknown id)"
+                for a in fail_ids
+            ],
+        }
+    ).sort_values(["n_lists", "account_id"], ascending=[False, True], ignore_index=True)
+    named = set(d["account_id"])
+    un = portfolio[portfolio["is_key"].astype(bool) & ~ids.isin(named)]
+    unlisted = un.assign(account_id=un["account_id"].astype(str))[
+        ["account_id", "name", "quadrant", "decision", "reasons"]
+    ].reset_index(drop=True)
+    return {"lists": lists, "overlap": overlap, "failing": failing, "unlisted": unlisted}
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    u = a | b
+    return len(a & b) / len(u) if u else float("nan")
+
+
+def _get(info: pd.DataFrame, a: str, col: str) -> object:
+    if a not in info.index or col not in info.columns:
+        return None
+    v = info.at[a, col]
+    return None if pd.isna(v) else v
+
+
+def reconciliation_frame(rec: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One long table with a ``section`` column (lists / overlap / failing / unlisted);
+    columns that a section lacks are null. Values are kept as text where types mix."""
+    frames = []
+    for section, df in rec.items():
+        frames.append(df.assign(section=section))
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    for c in ("name", "reasons", "lists", "quadrant", "decision", "list_name", "list_a", "list_b"):
+        if c in out.columns:
+            out[c] = out[c].astype(object).where(out[c].notna(), None)
+    cols = ["section"] + [c for c in out.columns if c != "section"]
+    return out[cols]

@@ -1,0 +1,128 @@
+"""``must`` / ``never`` rules: boolean SQL expressions over portfolio columns.
+
+A rule is parsed with sqlglot (DuckDB dialect) and accepted only if it is one pure
+expression built from a whitelist of node types — comparisons, and/or/not, in, between,
+is [not] null, like, arithmetic, literals, parentheses and a few safe functions (abs,
+coalesce, lower, upper, length, round, least, greatest) — over known portfolio columns.
+Statements (``; DROP ...``), subqueries, unknown columns and any other function (read_csv,
+…) are rejected with a :class:`~keyfolio.errors.RuleError` naming the rule and the problem.
+
+Accepted rules are evaluated by DuckDB over the portfolio registered as a relation: the SQL
+text sent to DuckDB is regenerated from the checked syntax tree, and account values are never
+pasted into it. A rule that evaluates to NULL for a row does not match that row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import duckdb
+import numpy as np
+import pandas as pd
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from keyfolio.errors import RuleError
+
+_ALLOWED: tuple[type[exp.Expression], ...] = (
+    exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Tuple,
+    exp.And, exp.Or, exp.Not, exp.Xor,
+    exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.NullSafeNEQ,
+    exp.In, exp.Between, exp.Is, exp.Like, exp.ILike,
+    exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.Neg, exp.IntDiv,
+    exp.Abs, exp.Coalesce, exp.Lower, exp.Upper, exp.Length, exp.Round, exp.Least,
+    exp.Greatest,
+)  # fmt: skip
+
+_ROW = "__keyfolio_row"
+_REL = "portfolio"
+
+
+def _describe(node: exp.Expression) -> str:
+    if isinstance(node, exp.Func):
+        name = node.sql_name() if not isinstance(node, exp.Anonymous) else node.name
+        return f"function {name.lower()}() is not allowed"
+    if isinstance(node, exp.Query | exp.Subquery):
+        return "subqueries are not allowed"
+    return f"{type(node).__name__} is not allowed in a rule (only a boolean expression)"
+
+
+def parse_rule(text: str, columns: Iterable[str], *, kind: str = "rule") -> exp.Expression:
+    """Parse and check one rule; return its syntax tree. Raises RuleError."""
+    where = f"{kind} {text!r}"
+    if not text.strip():
+        raise RuleError(f"{where}: empty rule")
+    try:
+        trees = [t for t in sqlglot.parse(text, read="duckdb") if t is not None]
+    except (ParseError, sqlglot.errors.TokenError) as exc:
+        first = str(exc).splitlines()[0]
+        raise RuleError(f"{where}: not a valid expression ({first})") from None
+    if len(trees) != 1:
+        raise RuleError(f"{where}: must be one expression, found {len(trees)} statements")
+    tree = trees[0]
+    known = set(columns)
+    for node in tree.walk():
+        if not isinstance(node, _ALLOWED):
+            raise RuleError(f"{where}: {_describe(node)}")
+        if isinstance(node, exp.Column):
+            if node.table:
+                raise RuleError(f"{where}: qualified column {node.sql()!r} is not allowed")
+            if node.name not in known:
+                raise RuleError(
+                    f"{where}: unknown column {node.name!r}; known columns: "
+                    + ", ".join(sorted(known))
+                )
+    return tree
+
+
+def rule_columns(tree: exp.Expression) -> list[str]:
+    return sorted({c.name for c in tree.find_all(exp.Column)})
+
+
+def evaluate_rules(
+    portfolio: pd.DataFrame, rules: Sequence[str], *, kind: str
+) -> tuple[np.ndarray, list[list[str]]]:
+    """Evaluate rules over the portfolio.
+
+    Returns (any_match: bool array, matched: per row the list of rule texts that matched).
+    """
+    n = len(portfolio)
+    any_match = np.zeros(n, dtype=bool)
+    matched: list[list[str]] = [[] for _ in range(n)]
+    if not rules:
+        return any_match, matched
+    columns = [str(c) for c in portfolio.columns]
+    trees = [parse_rule(r, columns, kind=kind) for r in rules]
+    con = duckdb.connect()
+    try:
+        for text, tree in zip(rules, trees, strict=True):
+            rows = _run(con, portfolio, tree, f"{kind} {text!r}")
+            any_match[rows] = True
+            for i in rows:
+                matched[i].append(text)
+    finally:
+        con.close()
+    return any_match, matched
+
+
+def _run(
+    con: duckdb.DuckDBPyConnection, portfolio: pd.DataFrame, tree: exp.Expression, where: str
+) -> np.ndarray:
+    cols = rule_columns(tree)
+    frame = pd.DataFrame({c: portfolio[c].to_numpy() for c in cols})
+    frame[_ROW] = np.arange(len(portfolio), dtype=np.int64)
+    con.register(_REL, frame)
+    try:
+        query = (
+            exp.select(exp.column(_ROW, quoted=True))
+            .from_(exp.to_identifier(_REL))
+            .where(exp.func("coalesce", tree.copy(), exp.false()))
+        )
+        rows = con.execute(query.sql(dialect="duckdb")).fetchnumpy()[_ROW]
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0]
+        raise RuleError(f"{where}: cannot be evaluated ({first})") from None
+    finally:
+        con.unregister(_REL)
+    return np.asarray(rows, dtype=np.int64)
