@@ -216,3 +216,22 @@ def test_flat_lines_need_account_and_date_on_every_row(ws: Workspace, tmp_path: 
         (3, "Cust", "an order_id of a known order, or both account_id and order_date"),
         (4, "Cust", "an order_id of a known order, or both account_id and order_date"),
     ]
+
+
+def test_rows_are_editor_lines_despite_blank_lines_and_quoted_breaks(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    src = tmp_path / "orders.csv"
+    src.write_bytes(
+        b"\xef\xbb\xbfOrderID,CustomerID,OrderDate,Note\r\n"  # Excel's BOM and CRLF
+        b"B-1,007,2024-01-01,\r\n"
+        b"\r\n"
+        b'B-2,007,2024-01-0x,"two\nlines"\r\n'
+        b"B-1,007,2024-01-01,\r\n"
+    )
+    with pytest.raises(ImportValidationError) as e:
+        import_table(ws, "orders", src, ORDERS)
+    assert [(p.row, p.column, p.found) for p in e.value.problems] == [
+        (4, "OrderDate", "'2024-01-0x'"),
+        (6, "OrderID", "'B-1' again (first at row 2)"),
+    ]

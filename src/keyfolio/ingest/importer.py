@@ -9,7 +9,9 @@ renames), so a failed import changes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +21,14 @@ import pyarrow.parquet as pq
 
 from keyfolio.errors import ImportValidationError, Problem
 from keyfolio.ingest.mapping import TableMapping, check_columns, load_mapping
-from keyfolio.ingest.readers import ROW, ReadOptions, file_sha256, open_source
+from keyfolio.ingest.readers import (
+    ROW,
+    ReadOptions,
+    csv_line_numbers,
+    file_kind,
+    file_sha256,
+    open_source,
+)
 from keyfolio.ingest.validate import (
     Collector,
     all_numbers,
@@ -36,6 +45,7 @@ from keyfolio.schema import TABLES, spec
 from keyfolio.workspace import Workspace
 
 DERIVED_KEY = b"keyfolio.derived_from"
+_FIRST_AT = re.compile(r"first at row (\d+)")
 BAD = "__bad"  # rows with a conversion problem: left out of cross-table checks
 
 
@@ -102,7 +112,7 @@ def run_import(ws: Workspace, mappings: list[TableMapping]) -> ImportResult:
     failed = {m.table for m in mappings} - set(loaded)
     _check_references(ws, loaded, failed, out, result.warnings)
     if out.count:
-        raise ImportValidationError(out.finish())
+        raise ImportValidationError(_true_rows(mappings, out.finish()))
     tables = {name: got.data.drop_columns([ROW, BAD]) for name, got in loaded.items()}
     derived = _derive_accounts(ws, tables, result.warnings)
     if derived is not None:
@@ -116,6 +126,38 @@ def run_import(ws: Workspace, mappings: list[TableMapping]) -> ImportResult:
         if got.filtered:
             result.filtered[name] = got.filtered
     return result
+
+
+def _true_rows(mappings: list[TableMapping], problems: list[Problem]) -> list[Problem]:
+    """Problem rows of CSV files as the lines an editor shows (blank lines, quoted breaks)."""
+    for m in mappings:
+        file = str(m.file)
+        if not m.file.is_file() or file_kind(m.file) != "csv":
+            continue
+        wanted = {p.row for p in problems if p.file == file and p.row is not None}
+        for p in problems:
+            if p.file == file:
+                wanted.update(int(r) for r in _FIRST_AT.findall(p.found))
+        lines = csv_line_numbers(m.file, m.options, wanted)
+        if all(k == v for k, v in lines.items()):
+            continue
+
+        problems = _remap_rows(problems, file, lines)
+    return problems
+
+
+def _remap_rows(problems: list[Problem], file: str, lines: dict[int, int]) -> list[Problem]:
+    def fix(match: re.Match[str]) -> str:
+        row = int(match.group(1))
+        return f"first at row {lines.get(row, row)}"
+
+    out = []
+    for p in problems:
+        if p.file == file:
+            row = lines.get(p.row, p.row) if p.row is not None else None
+            p = dataclasses.replace(p, row=row, found=_FIRST_AT.sub(fix, p.found))
+        out.append(p)
+    return out
 
 
 # -- one source ----------------------------------------------------------------------------

@@ -168,7 +168,10 @@ def decode_problem(path: Path, encoding: str) -> Problem | None:
 def _peek_rows(path: Path, options: ReadOptions) -> list[list[str]]:
     limit = options.header_row + _SCAN_ROWS
     try:
-        with path.open("r", encoding=options.encoding, newline="") as fh:
+        encoding = options.encoding
+        if codecs.lookup(encoding).name == "utf-8":
+            encoding = "utf-8-sig"  # Excel's "CSV UTF-8" starts with a byte-order mark
+        with path.open("r", encoding=encoding, newline="") as fh:
             return list(islice(csv.reader(fh, delimiter=options.delimiter), limit))
     except UnicodeDecodeError:
         problem = decode_problem(path, options.encoding)
@@ -331,3 +334,32 @@ def file_sha256(path: Path) -> str:
 
 
 __all__ = ["ROW", "ReadOptions", "Source", "decode_problem", "file_sha256", "open_source"]
+
+
+def csv_line_numbers(path: Path, options: ReadOptions, records: set[int]) -> dict[int, int]:
+    """Map record-based row numbers to the line where each record starts.
+
+    The fast reader numbers rows by record (header = ``header_row``, then one per non-empty
+    record). Blank lines and line breaks inside quoted fields shift the line a user sees
+    in an editor; on the failure path this re-reads the file up to the last wanted record.
+    """
+    if not records:
+        return {}
+    last = max(records)
+    out: dict[int, int] = {}
+    encoding = "utf-8-sig" if codecs.lookup(options.encoding).name == "utf-8" else options.encoding
+    try:
+        with path.open("r", encoding=encoding, newline="") as fh:
+            reader = csv.reader(fh, delimiter=options.delimiter)
+            rec, start = 0, 1
+            for row in reader:
+                if row:
+                    rec += 1
+                    if rec in records:
+                        out[rec] = start
+                start = reader.line_num + 1
+                if rec >= last:
+                    break
+    except (UnicodeDecodeError, csv.Error):
+        return out
+    return out
