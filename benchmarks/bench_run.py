@@ -60,7 +60,7 @@ SELECT account_id, sum(revenue) revenue, sum(cogs) cogs, sum(margin) margin, sum
   sum(orders) orders, sum(order_days) order_days, min(first_order) first_order,
   max(last_order) last_order, sum(returns) returns, sum(revenue_ttm) revenue_ttm,
   sum(margin_ttm) margin_ttm, sum(revenue_prev) revenue_prev, sum(margin_prev) margin_prev,
-  sum(revenue_w2) revenue_w2, count(*) years
+  sum(revenue_w2) revenue_w2, count(*) AS n_years
 FROM yearly GROUP BY account_id
 """
 
@@ -123,8 +123,14 @@ def main() -> None:
         from pathlib import Path
         ws = Path({str(ws)!r}); d = ws / "data"
         pol = load_policy(ws / "keyfolio.toml")
+        import pyarrow.parquet as pq
+        cols = set(pq.read_schema(d / "order_lines.parquet").names)
+        sql = {SQL_FLOOR!r}
+        for c in ("net_revenue", "unit_cost", "discount"):
+            if c not in cols:
+                sql = sql.replace("l." + c, "CAST(NULL AS DOUBLE)")
         con = duckdb.connect()
-        a = con.execute({SQL_FLOOR!r}, {{"lines": str(d / "order_lines.parquet"),
+        a = con.execute(sql, {{"lines": str(d / "order_lines.parquet"),
                         "products": str(d / "products.parquet")}}).to_arrow_table()
         c = con.execute({SQL_COSTS!r}, {{"costs": str(d / "costs.parquet"),
                         "orders": str(d / "orders.parquet"),
