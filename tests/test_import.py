@@ -283,3 +283,32 @@ def test_pipe_delimited_and_unknown_file_type(ws: Workspace, tmp_path: Path) -> 
     assert ws.read_table("wallet")["total_spend"].to_pylist() == [1000.5]
     with pytest.raises(KeyfolioError, match="unsupported file type"):
         import_table(ws, "wallet", tmp_path / "w.json", {})
+
+
+def test_extra_attributes_named_in_columns(ws: Workspace, tmp_path: Path) -> None:
+    src = tmp_path / "acc.csv"
+    src.write_text("Id,Seg,Staff\n001,A,10\n002,B,x\n")
+    cols = {"account_id": "Id", "segment": "Seg", "staff": "Staff"}
+    import_table(ws, "accounts", src, cols)
+    acc = ws.read_table("accounts")
+    assert acc.column_names == ["account_id", "segment", "staff"]
+    assert acc["staff"].to_pylist() == ["10", "x"]  # not all numbers: kept as text
+    with pytest.raises(KeyfolioError, match="did you mean 'country'"):
+        import_table(ws, "accounts", src, {"account_id": "Id", "contry": "Seg"})
+    with pytest.raises(KeyfolioError, match="orders.columns.segment: unknown column"):
+        import_table(ws, "orders", src, {"segment": "Seg"})
+
+
+def test_sample_sources_round_trip(ws: Workspace, tmp_path: Path) -> None:
+    """The sample generator's ERP exports + mapping.toml import back to its own tables."""
+    sample = pytest.importorskip("keyfolio.sample")
+    root = tmp_path / "sample"
+    sample.generate_workspace(root, accounts=60, lines=1500, years=2, seed=5, sources=True)
+    result = import_mapping(ws, root / "sources" / "mapping.toml")
+    assert result.derived == {}
+    for table, rows in result.tables.items():
+        mine, theirs = ws.read_table(table), pq.read_table(root / "data" / f"{table}.parquet")
+        assert rows == theirs.num_rows, table
+        cols = [c for c in theirs.column_names if c in mine.column_names]
+        assert cols == theirs.column_names, table
+        assert mine.select(cols).equals(theirs.select(cols).cast(mine.select(cols).schema)), table

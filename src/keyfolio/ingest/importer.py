@@ -90,11 +90,12 @@ def import_table(
 ) -> ImportResult:
     """Import one table (``--col canonical=Source``; no columns: same-named columns)."""
     spec(table)
-    origin = "--col"
+    canonical, extra = check_columns(table, dict(columns), "--col")
     mapping = TableMapping(
         table=table,
         file=Path(file),
-        columns=check_columns(table, dict(columns), origin),
+        columns=canonical,
+        keep=extra,
         options=options or ReadOptions(),
         origin=f"import {table}",
     )
@@ -193,10 +194,13 @@ def _check_mapped_columns(m: TableMapping, found: list[str], out: Collector) -> 
                 )
             )
             ok = False
-    pairs: list[tuple[str | None, str]] = [*m.columns.items(), *((None, k) for k in m.keep)]
+    pairs: list[tuple[str | None, str]] = [
+        *m.columns.items(),
+        *((None, k) for k in m.keep.values()),
+    ]
     for target, source in pairs:
         if source not in found:
-            what = f"mapped to {target}" if target else "listed in keep"
+            what = f"mapped to {target}" if target else "kept as an attribute"
             out.add(
                 Problem(
                     file,
@@ -237,7 +241,7 @@ def _check_mapped_columns(m: TableMapping, found: list[str], out: Collector) -> 
 
 
 def _load(m: TableMapping, out: Collector) -> Loaded | None:
-    expected = [*m.columns.values(), *m.keep]
+    expected = [*m.columns.values(), *m.keep.values()]
     try:
         src = open_source(m.file, m.options, expected)
         if not m.columns:
@@ -290,8 +294,8 @@ def _convert_batch(m: TableMapping, batch: pa.Table, out: Collector) -> pa.Table
         missing[canon] = c.missing
     if m.table == "order_lines":
         _check_revenue_given(m, batch, missing, out)
-    for source in m.keep:
-        arrays[source] = convert(batch[source], "text", m.options).values
+    for name, source in m.keep.items():
+        arrays[name] = convert(batch[source], "text", m.options).values
     arrays[ROW] = batch[ROW].combine_chunks()
     arrays[BAD] = row_bad
     return pa.table(arrays)
@@ -313,11 +317,11 @@ def _check_revenue_given(
 
 def _finish_keep(m: TableMapping, data: pa.Table) -> pa.Table:
     """Kept extra columns become numbers when every present value is one."""
-    for source in m.keep:
-        col = data[source].combine_chunks()
+    for name in m.keep:
+        col = data[name].combine_chunks()
         if all_numbers(col, m.options):
-            idx = data.column_names.index(source)
-            data = data.set_column(idx, source, convert(col, "number", m.options).values)
+            idx = data.column_names.index(name)
+            data = data.set_column(idx, name, convert(col, "number", m.options).values)
     return data
 
 

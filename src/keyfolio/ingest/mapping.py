@@ -7,6 +7,7 @@ Format (DESIGN.md, "Import")::
     columns = { order_id = "OrderID", account_id = "CustomerID", order_date = "OrderDate" }
     date_format = "%m/%d/%Y"                 # optional reading options (see ReadOptions)
     keep = ["Segment"]                       # accounts/products: extra source columns to keep
+                                             # (or name them in columns: segment = "Segment")
 
 Mistakes in the mapping itself (unknown table, unknown canonical column, unknown option,
 missing ``file``) raise :class:`KeyfolioError` naming the mapping file and the key.
@@ -14,6 +15,7 @@ missing ``file``) raise :class:`KeyfolioError` naming the mapping file and the k
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -45,7 +47,7 @@ class TableMapping:
     file: Path
     columns: dict[str, str]
     options: ReadOptions = field(default_factory=ReadOptions)
-    keep: list[str] = field(default_factory=list)
+    keep: dict[str, str] = field(default_factory=dict)  # extra attribute -> source column
     origin: str = ""  # where this mapping came from, for messages ("mapping.toml [orders]")
 
 
@@ -53,25 +55,35 @@ def _err(origin: str, key: str, msg: str) -> KeyfolioError:
     return KeyfolioError(f"{origin}: {key}: {msg}")
 
 
-def check_columns(table: str, columns: dict[str, Any], origin: str) -> dict[str, str]:
-    """Validate canonical → source column pairs of ``table``."""
+def check_columns(
+    table: str, columns: dict[str, Any], origin: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Split ``columns`` into canonical → source and, for accounts/products, extra attributes.
+
+    A name that is not a canonical column is an extra attribute (kept as an account or
+    product attribute) on tables that keep extras, unless it looks like a misspelt
+    canonical name; on other tables it is an error.
+    """
     spec = TABLES[table]
-    out: dict[str, str] = {}
-    for canon, source in columns.items():
-        if canon not in spec.names:
-            raise _err(
-                origin,
-                f"{table}.columns.{canon}",
-                f"unknown column of {table}; expected one of: {', '.join(spec.names)}",
-            )
+    canonical: dict[str, str] = {}
+    extra: dict[str, str] = {}
+    for name, source in columns.items():
+        key = f"{table}.columns.{name}"
         if not isinstance(source, str) or not source:
+            raise _err(origin, key, f"expected a source column name, found {source!r}")
+        if name in spec.names:
+            canonical[name] = source
+            continue
+        close = difflib.get_close_matches(name, spec.names, n=1, cutoff=0.8)
+        if not spec.keep_extra or close:
+            hint = f"; did you mean {close[0]!r}?" if close else ""
             raise _err(
                 origin,
-                f"{table}.columns.{canon}",
-                f"expected a source column name, found {source!r}",
+                key,
+                f"unknown column of {table}; expected one of: {', '.join(spec.names)}{hint}",
             )
-        out[canon] = source
-    return out
+        extra[name] = source
+    return canonical, extra
 
 
 def options_from(values: dict[str, Any], origin: str, prefix: str) -> ReadOptions:
@@ -153,13 +165,18 @@ def parse_mapping(text: str, base: Path, origin: str = "mapping") -> list[TableM
                 f"{table} does not keep extra columns (only accounts, products)",
             )
         opts = {k: v for k, v in body.items() if k in OPTION_NAMES}
+        canonical, extra = check_columns(table, columns, origin)
+        for k in keep:
+            if k in canonical or k in extra:
+                raise _err(origin, f"{table}.keep", f"{k!r} is already a column name")
+            extra[k] = k
         out.append(
             TableMapping(
                 table=table,
                 file=(base / file).resolve(),
-                columns=check_columns(table, columns, origin),
+                columns=canonical,
                 options=options_from(opts, origin, f"{table}."),
-                keep=list(keep),
+                keep=extra,
                 origin=f"{origin} [{table}]",
             )
         )
