@@ -307,7 +307,7 @@ def account_value(
     reason = np.where(df["n_days"] > 0, "frequency 0 (one order day)", "no orders").astype(object)
     x = df["frequency"].to_numpy(float)
     if models.bgnbd is None:
-        reason[:] = models.reason
+        reason[x > 0] = models.reason
     elif (x > 0).any():
         rep = x > 0
         mod = _model_path(models, df.loc[rep], years, disc, unit)
