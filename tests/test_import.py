@@ -312,3 +312,15 @@ def test_sample_sources_round_trip(ws: Workspace, tmp_path: Path) -> None:
         cols = [c for c in theirs.column_names if c in mine.column_names]
         assert cols == theirs.column_names, table
         assert mine.select(cols).equals(theirs.select(cols).cast(mine.select(cols).schema)), table
+
+
+def test_reimporting_orders_alone_warns_about_orphaned_lines(ws: Workspace, tmp_path: Path) -> None:
+    import_mapping(ws, DATA / "mapping.toml")
+    src = tmp_path / "orders.csv"
+    src.write_text("OrderID,CustomerID,OrderDate\nA-001,007,2024-01-15\n")
+    cols = {"order_id": "OrderID", "account_id": "CustomerID", "order_date": "OrderDate"}
+    result = import_table(ws, "orders", src, cols)
+    assert result.warnings == [
+        "3 row(s) of the workspace's order_lines refer to a order_id not in the new orders "
+        "(e.g. 'A-002'); re-import order_lines too"
+    ]

@@ -410,6 +410,29 @@ def _check_references(
     product_ids, _ = _ids(ws, loaded, "products", "product_id")
     if product_ids is not None and lines is not None and "product_id" in lines.data.column_names:
         _warn_unknown(lines, "product_id", product_ids, "products", warnings)
+    _warn_orphans(ws, loaded, warnings)
+
+
+def _warn_orphans(ws: Workspace, loaded: dict[str, Loaded], warnings: list[str]) -> None:
+    """Re-importing a referenced table alone can orphan rows already in the workspace."""
+    pairs = [("orders", "order_id", "order_lines"), ("accounts", "account_id", "orders"),
+             ("accounts", "account_id", "order_lines")]  # fmt: skip
+    for parent, column, child in pairs:
+        if parent not in loaded or child in loaded:
+            continue
+        old = _existing(ws, child, [column])
+        if old is None or column not in old.column_names:
+            continue
+        values = old[column]
+        known = loaded[parent].data[column]
+        orphan = pc.and_(values.is_valid(), pc.invert(pc.is_in(values, value_set=known)))
+        n = pc.sum(orphan).as_py() or 0
+        if n:
+            example = pc.filter(values, orphan)[0].as_py()
+            warnings.append(
+                f"{n} row(s) of the workspace's {child} refer to a {column} not in the new "
+                f"{parent} (e.g. {example!r}); re-import {child} too"
+            )
 
 
 def _warn_unknown(
