@@ -156,7 +156,10 @@ def resolve_groups(df: pd.DataFrame) -> tuple[pd.Series, list[str]]:
     return df["account_id"].map(top).astype("string"), warnings
 
 
-OWN_COLUMNS = ["revenue", "contribution_margin", "cost_to_serve", "revenue_ttm", "orders"]
+OWN_COLUMNS = [
+    "revenue", "contribution_margin", "cost_to_serve", "revenue_ttm", "margin_ttm", "orders",
+    "wallet_total_spend",
+]  # fmt: skip
 
 
 def _roll_up_groups(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
@@ -184,7 +187,7 @@ def _roll_up_groups(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         add = pd.DataFrame({"account_id": pd.Series(missing, dtype="string")})
         add["name"] = add["account_id"] + " (group)"
         df = pd.concat([df, add], ignore_index=True)
-        for col in OWN_COLUMNS:
+        for col in OWN_COLUMNS[:-1]:
             df[f"own_{col}"] = df[f"own_{col}"].fillna(0.0)
         df["is_group"] = df["is_group"].fillna(False).astype(bool)
         df["in_group"] = df["in_group"].fillna(False).astype(bool)

@@ -166,7 +166,11 @@ def _write_run(
     write_frame(econ.cost_by_activity, folder / "cost_to_serve.parquet")
     write_frame(whale_curve(portfolio), folder / "whale.parquet")
     for name, obj in extras.items():
-        if isinstance(obj, pd.DataFrame):
+        if name.startswith("_"):
+            continue  # in-memory only (e.g. the full definition object for the CLI)
+        if callable(obj):
+            obj(folder)
+        elif isinstance(obj, pd.DataFrame):
             write_frame(obj, folder / f"{name}.parquet")
         else:
             (folder / f"{name}.json").write_text(

@@ -2,32 +2,200 @@
 
 Each stage is a plain function ``(ws, policy, portfolio, facts, con, warnings, **options)
 -> (portfolio, side_tables)``; side tables are written into the run folder by name
-(DataFrames as Parquet, anything else as JSON).
+(DataFrames as Parquet, callables are called with the run folder, anything else as JSON).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from keyfolio.workspace import Workspace
 
 if TYPE_CHECKING:
-    from keyfolio.pipeline import ExtraStage
-
-STAGES: list[ExtraStage] = []
-
-
-def render_extras(result: object, console: object) -> None:
-    """Print what the stages after segmentation produced (key list, value, ...)."""
-
-
-def finish_demo(ws: object, console: object) -> None:
-    """The last step of ``keyfolio demo``: say where the results are."""
     from rich.console import Console
 
-    from keyfolio.workspace import Workspace
+    from keyfolio.facts import Facts
+    from keyfolio.pipeline import ExtraStage, RunResult
+    from keyfolio.policy import Policy
 
-    assert isinstance(ws, Workspace) and isinstance(console, Console)
+DAYS_PER_YEAR = 365.25
+_SUM_VALUE = ["clv", "value_generated", "cost_to_serve_pv", "expected_orders",
+              "expected_orders_discounted", "headroom", "profit_potential"]  # fmt: skip
+
+
+def _data_years(facts: Facts, portfolio: pd.DataFrame) -> float:
+    first = pd.to_datetime(portfolio["first_order"]).min()
+    if facts.as_of is None or pd.isna(first):
+        return 1.0
+    return max(1.0, (pd.Timestamp(facts.as_of) - first).days / DAYS_PER_YEAR)
+
+
+def value_stage(
+    *, ws: Workspace, policy: Policy, portfolio: pd.DataFrame, facts: Facts, con: Any,
+    warnings: list[str], **_: Any,
+) -> tuple[pd.DataFrame, dict[str, Any]]:  # fmt: skip
+    """CLV (BG/NBD + Gamma-Gamma on margin), p_alive, ROCI, headroom and profit potential.
+
+    The models see each account's own orders (a group member is a customer of its own);
+    a group's row then carries the sum of its family's value (``p_alive``: the highest) and
+    its ROCI is recomputed with the group's KAM hours.
+    """
+    from keyfolio.facts import order_lines
+    from keyfolio.value.clv import account_value
+    from keyfolio.value.summary import rfm_summary
+
+    v = policy.value
+    if facts.as_of is None:
+        for col in ("clv", "p_alive", "roci", "profit_potential", "headroom"):
+            portfolio[col] = np.nan
+        portfolio["clv_method"] = "no orders"
+        return portfolio, {}
+    lines, _w = order_lines(con, ws)
+    lines = lines.select(
+        account_id=lines.account_id, order_date=lines.order_date, revenue=lines.revenue,
+        margin=lines.revenue - lines.cost,
+    )  # fmt: skip
+    summary = con.to_pyarrow(
+        rfm_summary(lines, cutoff=facts.as_of, time_unit_days=v.time_unit_days)
+    ).to_pandas()
+    summary["account_id"] = summary["account_id"].astype(str)
+    years = _data_years(facts, portfolio)
+    own_rev = portfolio["own_revenue"].astype(float)
+    own = pd.DataFrame(
+        {
+            "account_id": portfolio["account_id"].astype(str),
+            # members and group heads' own entities carry no KAM hours: the group does
+            "size_tier": np.where(
+                portfolio["is_group"] | portfolio["in_group"], "member", portfolio["size_tier"]
+            ),
+            "cost_to_serve_per_year": portfolio["own_cost_to_serve"].astype(float) / years,
+            "cm_pct": np.where(
+                own_rev > 0, portfolio["own_contribution_margin"] / own_rev.where(own_rev > 0),
+                np.nan,
+            ),
+            "revenue": portfolio["own_revenue_ttm"].astype(float),
+            "wallet_total_spend": portfolio["own_wallet_total_spend"].astype(float),
+        }
+    )  # fmt: skip
+    hours: dict[str, float] = {str(k): float(h) for k, h in policy.selection.hours.items()}
+    hours["member"] = 0.0
+    value = account_value(
+        summary, own, horizon_years=policy.horizon_years, discount_rate=policy.discount_rate,
+        time_unit_days=v.time_unit_days, kam_hour_cost=v.kam_hour_cost, tier_hours=hours,
+        min_repeat_customers=v.min_repeat_customers,
+    )  # fmt: skip
+    models = dict(value.attrs.get("value_models", {}))
+    if models.get("reason"):
+        warnings.append(f"CLV: {models['reason']}; accounts valued with the retention fallback")
+    value = value.drop(columns=["account_id"]).set_index(portfolio.index)
+    value = _roll_up_value(portfolio, value, policy, hours)
+    for col in value.columns:
+        portfolio[col] = value[col]
+    return portfolio, {"value_models": models}
+
+
+def _roll_up_value(
+    portfolio: pd.DataFrame, value: pd.DataFrame, policy: Policy, hours: dict[str, float]
+) -> pd.DataFrame:
+    heads = portfolio["is_group"].astype(bool)
+    if not heads.any():
+        return value
+    fam = portfolio["group_id"].fillna(portfolio["account_id"]).astype(str)
+    sums = value[_SUM_VALUE].groupby(fam.to_numpy()).sum(min_count=1)
+    alive = value["p_alive"].groupby(fam.to_numpy()).max()
+    ids = portfolio.loc[heads, "account_id"].astype(str)
+    for col in _SUM_VALUE:
+        value.loc[heads, col] = ids.map(sums[col]).to_numpy()
+    value.loc[heads, "p_alive"] = ids.map(alive).to_numpy()
+    tier_hours = portfolio.loc[heads, "size_tier"].astype(str).map(hours).to_numpy(float)
+    years = np.arange(1, int(round(policy.horizon_years * 12)) + 1) / 12.0
+    annuity = float(((1 + policy.discount_rate) ** -years).sum()) / 12.0
+    kam = tier_hours * policy.value.kam_hour_cost * annuity
+    invest = kam + value.loc[heads, "cost_to_serve_pv"].to_numpy(float)
+    gain = value.loc[heads, "value_generated"].to_numpy(float) - invest
+    value.loc[heads, "kam_investment_pv"] = kam
+    value.loc[heads, "investment"] = invest
+    value.loc[heads, "roci"] = np.divide(
+        gain, invest, out=np.full(len(invest), np.nan), where=invest > 0
+    )
+    value.loc[heads, "clv_method"] = "group sum"
+    return value
+
+
+def definition_stage(
+    *, ws: Workspace, policy: Policy, portfolio: pd.DataFrame, warnings: list[str],
+    robustness_draws: int | None = None, **_: Any,
+) -> tuple[pd.DataFrame, dict[str, Any]]:  # fmt: skip
+    """Scores, the KAM matrix, selection under capacity, decisions, robustness, reconciliation."""
+    from keyfolio.db.overrides import list_overrides
+    from keyfolio.selection import define_key_accounts, write_definition
+
+    if robustness_draws is not None:
+        rob = policy.robustness.model_copy(update={"draws": robustness_draws})
+        policy = policy.model_copy(update={"robustness": rob})
+    previous = None
+    if ws.runs():
+        prev_path = ws.run_dir() / "portfolio.parquet"
+        if prev_path.is_file():
+            previous = pd.read_parquet(prev_path)
+    defn = define_key_accounts(
+        portfolio, policy=policy, assessments=_frame(ws, "assessments"),
+        feedback=_frame(ws, "feedback"), declared=_frame(ws, "declared"), previous=previous,
+        overrides=list_overrides(ws),
+    )  # fmt: skip
+    warnings.extend(defn.warnings)
+
+    def write(folder: Path) -> None:
+        write_definition(defn, folder)
+
+    return defn.portfolio, {"definition": write, "_definition": defn}
+
+
+def _frame(ws: Workspace, table: str) -> pd.DataFrame | None:
+    if not ws.has_table(table):
+        return None
+    df = ws.read_table(table).to_pandas()
+    for col in df.columns:
+        if col.endswith("_id") or col in ("criterion", "metric", "list_name", "assessor"):
+            df[col] = df[col].astype("string")
+    return df
+
+
+def _stages() -> list[ExtraStage]:
+    from keyfolio.pipeline import ExtraStage
+
+    return [ExtraStage("value", value_stage), ExtraStage("definition", definition_stage)]
+
+
+def __getattr__(name: str) -> Any:  # STAGES is built lazily to avoid an import cycle
+    if name == "STAGES":
+        return _stages()
+    raise AttributeError(name)
+
+
+def render_extras(result: RunResult, console: Console) -> None:
+    """Print what the stages after segmentation produced (key list, capacity, ...)."""
+    defn = result.extras.get("_definition")
+    if defn is None:
+        return
+    from keyfolio.summary_definition import render_definition
+
+    render_definition(defn, result.policy, console)
+
+
+def finish_demo(ws: Workspace, console: Console) -> None:
+    """The last step of ``keyfolio demo``: say where the results are."""
     run_dir = ws.run_dir()
     console.print(
-        f"\nResults: {run_dir}/portfolio.parquet (one row per account), run.json (how it was made)."
-        f"\nNext: `keyfolio export {ws.root} --format xlsx` for the CRM."
+        f"\nResults: {run_dir}/portfolio.parquet (one row per account), run.json (how it was "
+        f"made).\nNext: `keyfolio explain {ws.root} ACCOUNT`, "
+        f"`keyfolio export {ws.root} --format xlsx` for the CRM."
     )
+
+
+Writer = Callable[[Path], None]
