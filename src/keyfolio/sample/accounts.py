@@ -213,7 +213,7 @@ _LEGAL_START = np.cumsum([0] + [len(c[4]) for c in nm.COUNTRIES])[:-1]
 _LEGAL_COUNT = np.array([len(c[4]) for c in nm.COUNTRIES])
 
 
-def _choose(rng: np.random.Generator, mask: np.ndarray, k: int, frac: np.ndarray) -> np.ndarray:
+def _choose(rng: np.random.Generator, mask: np.ndarray, k: int) -> np.ndarray:
     """k random indices where ``mask`` holds (fewer if there are not enough), sorted."""
     cand = np.flatnonzero(mask)
     k = min(k, len(cand))
@@ -289,11 +289,11 @@ def _plant(acc: Accounts, cal: Calendar, rng: np.random.Generator) -> None:
     used = np.zeros(n, bool)
     window = cal.end - cal.start + 1
 
-    dormant = _choose(rng, frac >= 0.1, max(1, round(0.03 * n)), frac)
+    dormant = _choose(rng, frac >= 0.1, max(1, round(0.03 * n)))
     acc.dormant[dormant] = used[dormant] = True
 
     old = acc.start <= cal.start + window // 4
-    churned = _choose(rng, (frac >= 0.1) & ~used & old, max(1, round(0.05 * n)), frac)
+    churned = _choose(rng, (frac >= 0.1) & ~used & old, max(1, round(0.05 * n)))
     acc.churned[churned] = used[churned] = True
     lag = np.clip(rng.uniform(0.2, 0.5, len(churned)) * window, 90, 600).astype(np.int64)
     acc.stop[churned] = cal.end - lag
@@ -301,7 +301,7 @@ def _plant(acc: Accounts, cal: Calendar, rng: np.random.Generator) -> None:
 
     k = int(np.clip(round(0.004 * n), 3, 200))
     top = frac < max(0.015, (k + 3) / n)
-    d = _choose(rng, top & ~used & old, k, frac)
+    d = _choose(rng, top & ~used & old, k)
     acc.destroyer[d] = used[d] = True
     acc.fav_cat[d] = rng.choice(nm.LOW_MARGIN_CATEGORIES, len(d))
     acc.p_fav[d] = 0.8
@@ -312,7 +312,7 @@ def _plant(acc: Accounts, cal: Calendar, rng: np.random.Generator) -> None:
     acc.growth[d] = rng.uniform(-0.02, 0.06, len(d))
 
     k = int(np.clip(round(0.01 * n), 4, 1000))
-    g = _choose(rng, (frac >= 0.25) & (frac < 0.6) & ~used, k, frac)
+    g = _choose(rng, (frac >= 0.25) & (frac < 0.6) & ~used, k)
     acc.diamond[g] = used[g] = True
     age = np.round(rng.uniform(2.0, 3.2, len(g)) * 365).astype(np.int64)
     acc.since[g] = cal.end - np.minimum(age, max(window - 30, 400))
@@ -329,8 +329,8 @@ def _plant(acc: Accounts, cal: Calendar, rng: np.random.Generator) -> None:
     acc.freight_rate[g] = rng.uniform(0.01, 0.02, len(g))
 
     k = int(np.clip(round(0.03 * n), 3, 30000))
-    lead_big = _choose(rng, (frac < 0.1) & ~used, int(round(0.7 * k)), frac)
-    lead_mid = _choose(rng, (frac >= 0.1) & (frac < 0.5) & ~used, k - len(lead_big), frac)
+    lead_big = _choose(rng, (frac < 0.1) & ~used, int(round(0.7 * k)))
+    lead_mid = _choose(rng, (frac >= 0.1) & (frac < 0.5) & ~used, k - len(lead_big))
     leaders = np.concatenate([lead_big, lead_mid])
     acc.leader[leaders] = used[leaders] = True
     _plant_groups(acc, rng, used)
@@ -349,7 +349,6 @@ def _plant_groups(acc: Accounts, rng: np.random.Generator, used: np.ndarray) -> 
     if len(sizes):
         sizes[0] = rng.integers(8, 13)
     taken = 0
-    hq_names = acc.base_name.to_numpy(zero_copy_only=False).astype(object)
     for i, hq in enumerate(hqs):  # a loop over groups (about 1% of the accounts)
         size = int(min(sizes[i], len(pool) - taken, n_countries - 1))
         if size <= 0:
@@ -360,9 +359,12 @@ def _plant_groups(acc: Accounts, rng: np.random.Generator, used: np.ndarray) -> 
         acc.country[kids] = rng.permutation(others)[:size]
         acc.legal[kids] = _LEGAL_START[acc.country[kids]]
         acc.parent[kids] = hq
-        for kid in kids:
-            hq_names[kid] = f"{hq_names[hq]} {nm.COUNTRIES[acc.country[kid]][1]}"
-    acc.base_name = pa.array(hq_names, type=pa.string())
+    # a subsidiary is named after its group: "<HQ name> <country>"
+    child = acc.parent >= 0
+    hq_name = acc.base_name.take(pa.array(np.where(child, acc.parent, 0)))
+    country = pick(tuple(c[1] for c in nm.COUNTRIES), acc.country)
+    child_name = pc.binary_join_element_wise(hq_name, country, " ")
+    acc.base_name = pc.if_else(pa.array(child), child_name, acc.base_name)
 
 
 def allocate_lines(acc: Accounts, lines: int) -> None:
