@@ -22,9 +22,12 @@ Two exact solvers:
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 from itertools import product
+from typing import Any
 
 import numpy as np
 
@@ -64,6 +67,30 @@ def _fits(p: Knapsack) -> np.ndarray:
     return ok
 
 
+_BANNER_DONE = False
+
+
+def _new_highs() -> Any:
+    """A Highs instance; the first one of the process prints a banner on the C++ stdout, which
+    would corrupt ``--json`` output, so that construction writes to /dev/null."""
+    import highspy
+
+    global _BANNER_DONE
+    if _BANNER_DONE:
+        return highspy.Highs()
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 1)
+            hs = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    _BANNER_DONE = True
+    return hs
+
+
 def solve_mip(p: Knapsack, *, time_limit: float = 30.0, mip_rel_gap: float = 1e-4) -> Solution:
     """Solve the knapsack exactly (up to ``mip_rel_gap``) with HiGHS."""
     import highspy
@@ -93,7 +120,7 @@ def solve_mip(p: Knapsack, *, time_limit: float = 30.0, mip_rel_gap: float = 1e-
         sec = time.perf_counter() - t0
         status = "Optimal (no constraint binds)"
         return Solution(chosen, float(v.sum()), status, 0.0, "trivial", sec)
-    hs = highspy.Highs()
+    hs = _new_highs()
     hs.setOptionValue("output_flag", False)
     hs.setOptionValue("time_limit", float(time_limit))
     hs.setOptionValue("mip_rel_gap", float(mip_rel_gap))
