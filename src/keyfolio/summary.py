@@ -64,23 +64,28 @@ def value_destroyers(portfolio: pd.DataFrame, n: int = 10) -> pd.DataFrame:
 
 
 def diamonds(portfolio: pd.DataFrame, n: int = 10) -> pd.DataFrame:
+    """Modest revenue, high net contribution, growing.
+
+    Candidates: outside the biggest 10% of accounts by revenue, making money after
+    cost-to-serve (net contribution above the median of those that do) and growing. They
+    are ranked by the mean of two percentile ranks: net contribution per unit of revenue
+    and revenue growth.
+    """
     p = portfolio[portfolio["selectable"].astype(bool)]
+    big = p["revenue"].quantile(0.90) if len(p) else 0.0
+    earners = p[p["net_contribution"] > 0]
+    floor = earners["net_contribution"].median() if len(earners) else 0.0
     cand = p[
-        (p["size_tier"] != "large")
+        (p["revenue"] < big)
+        & (p["net_contribution"] >= floor)
         & (p["net_contribution"] > 0)
         & (p["revenue_growth"].fillna(-1) > 0)
     ]
     if cand.empty:
         return cand[_SHOW].reset_index(drop=True)
-    # modest revenue, high net contribution: rank by net contribution per unit of revenue,
-    # among accounts that are not negligible (net contribution above the median of earners)
-    floor = cand["net_contribution"].median()
-    cand = cand[cand["net_contribution"] >= floor]
-    return (
-        cand.sort_values(["net_pct", "net_contribution"], ascending=False)
-        .head(n)[_SHOW]
-        .reset_index(drop=True)
-    )
+    score = cand["net_pct"].rank(pct=True) + cand["revenue_growth"].rank(pct=True)
+    order = score.sort_values(ascending=False).index
+    return cand.loc[order].head(n)[_SHOW].reset_index(drop=True)
 
 
 def summarise(portfolio: pd.DataFrame, currency: str) -> Summary:
