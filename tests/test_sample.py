@@ -125,6 +125,23 @@ def test_policy_parses_and_prices_every_quantity_activity(root: Path) -> None:
         assert a in with_qty["activity"].to_pylist()
 
 
+def test_policy_criteria_find_their_data(root: Path) -> None:
+    """Every assessment/feedback criterion of the sample policy has data in the sample."""
+    policy = parse_policy((root / "keyfolio.toml").read_text())
+    have = {
+        "assessment": set(_read(root, "assessments")["criterion"].to_pylist()),
+        "feedback": set(_read(root, "feedback")["metric"].to_pylist()),
+        "attribute": set(_read(root, "accounts").column_names),
+    }
+    for c in [*policy.attractiveness, *policy.strength]:
+        if c.kind in have:
+            assert c.field in have[c.kind], c.source
+    team = _read(root, "team")
+    if policy.selection.capacity_hours:
+        total = pc.sum(team["capacity_hours"]).as_py()
+        assert abs(total - policy.selection.capacity_hours) < 0.2 * policy.selection.capacity_hours
+
+
 def test_counts_and_progress(sample: tuple[SampleInfo, list]) -> None:
     info, calls = sample
     assert info.counts["accounts"] == SMALL["accounts"]

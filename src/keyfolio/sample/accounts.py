@@ -144,7 +144,13 @@ def person_names(n: int, offset: int = 0) -> list[str]:
     return out
 
 
-def make_team(region_counts: np.ndarray, n_accounts: int, seed: int) -> Team:
+def make_team(
+    region_counts: np.ndarray, n_accounts: int, seed: int, kam_hours: float | None = None
+) -> Team:
+    """Account managers per region; ``capacity_hours`` is each one's KAM time per year.
+
+    With ``kam_hours`` (the policy's selection capacity) the team's hours add up to about it.
+    """
     rng = rng_for(seed, 2)
     total = int(np.clip(round(n_accounts / 80), 8, 2000))
     present = region_counts > 0
@@ -152,7 +158,8 @@ def make_team(region_counts: np.ndarray, n_accounts: int, seed: int) -> Team:
     per = per.astype(np.int64)
     region = np.repeat(np.arange(len(per)), per)
     n = len(region)
-    capacity = np.round(rng.uniform(1000, 1600, n) / 50) * 50
+    mean = kam_hours / n if kam_hours else 250.0
+    capacity = np.maximum(10.0, np.round(mean * rng.uniform(0.7, 1.3, n) / 10) * 10)
     ids = id_strings(np.arange(1, n + 1), max(4, len(str(n))), prefix="M")
     return Team(n, ids, region, capacity.astype(np.float64), person_names(n))
 
@@ -275,7 +282,7 @@ def make_accounts(n: int, cal: Calendar, seed: int) -> Accounts:
         disc_base=np.clip(0.02 + 0.12 * (1 - frac) ** 2 + rng.uniform(-0.02, 0.04, n), 0, 0.28),
         disc_zero=0.1 + 0.5 * frac,
         qscale=3.0 * w**0.35,
-        freight_rate=rng.uniform(0.015, 0.035, n),
+        freight_rate=rng.uniform(0.01, 0.025, n),
         lines_per_order=np.clip(1.5 + 3 * np.log10(w), 1.5, 12),
         employees=np.round(20 * w**0.8 * rng.lognormal(0, 0.5, n)).clip(1),
     )

@@ -139,7 +139,9 @@ def _build(
     cal = ac.Calendar.of(end_date, years)
     acc = ac.make_accounts(n_accounts, cal, seed)
     prod = ac.make_products(n_accounts, seed)
-    team = ac.make_team(np.bincount(acc.region, minlength=len(ac.REGIONS)), n_accounts, seed)
+    kam_hours = parse_policy(template_text()).selection.capacity_hours
+    regions = np.bincount(acc.region, minlength=len(ac.REGIONS))
+    team = ac.make_team(regions, n_accounts, seed, kam_hours)
     ac.assign_owners(acc, team, seed)
     ac.allocate_lines(acc, n_lines)
     policy_text = sample_policy(team)
@@ -309,10 +311,10 @@ def sample_policy(team: ac.Team) -> str:
     if "strength" not in present:
         text += _STRENGTH
     if "selection" not in present:
-        capacity = float(np.round(0.5 * team.capacity.sum() / 100) * 100)
+        capacity = float(np.round(team.capacity.sum() / 100) * 100)
         text += (
             "\n[selection]\n"
-            f"capacity_hours = {capacity:.0f}  # half of the sample team's hours\n"
+            f"capacity_hours = {capacity:.0f}  # the sample team's KAM hours\n"
             "hours = { large = 400, medium = 250, small = 150 }\n"
             "never = [\"status == 'closed'\"]\n"
             "keep_margin = 5\n"

@@ -49,12 +49,11 @@ class Stats:
     rev_last: np.ndarray  # revenue in the last 12 months
     rev_prev: np.ndarray  # revenue in the 12 months before
     freight: np.ndarray
-    last_day: np.ndarray
 
     @classmethod
     def zeros(cls, n: int) -> Stats:
         z = np.zeros
-        return cls(z(n), z(n), z(n), z(n), z(n), np.full(n, -(10**6), dtype=np.int64))
+        return cls(z(n), z(n), z(n), z(n), z(n))
 
 
 def season_factor(cal: Calendar) -> np.ndarray:
@@ -215,9 +214,9 @@ class _Chunk:
         net = qty * price * (1.0 - disc)
         cogs = qty * self.prod.unit_cost[product]
         value = np.bincount(l_order, weights=np.maximum(net, 0.0), minlength=n_o)
-        fee = 12.0 + 18.0 * rng.random(n_o)
+        fee = 8.0 + 12.0 * rng.random(n_o)
         freight = np.round(value * acc.freight_rate[o_acct] + fee, 2)
-        self._accumulate(stats, l_acct, l_day, net, cogs, o_acct, o_day, freight)
+        self._accumulate(stats, l_acct, l_day, net, cogs, o_acct, freight)
 
         order_ids = id_strings(order_base + np.arange(1, n_o + 1), width)
         acct_ids = acc.ids.take(pa.array(o_acct))
@@ -274,7 +273,6 @@ class _Chunk:
         net: np.ndarray,
         cogs: np.ndarray,
         o_acct: np.ndarray,
-        o_day: np.ndarray,
         freight: np.ndarray,
     ) -> None:
         n, end = self.acc.n, self.cal.end
@@ -285,7 +283,6 @@ class _Chunk:
         stats.rev_last += np.bincount(l_acct[last], weights=net[last], minlength=n)
         stats.rev_prev += np.bincount(l_acct[prev], weights=net[prev], minlength=n)
         stats.freight += np.bincount(o_acct, weights=freight, minlength=n)
-        np.maximum.at(stats.last_day, o_acct, o_day)
 
 
 def describe_window(cal: Calendar) -> str:

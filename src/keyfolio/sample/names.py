@@ -126,7 +126,8 @@ CRITERIA: tuple[str, ...] = (
     "financial_security",
     "ease_of_business",
     "brand_value",
-    "stability",
+    "business_stability",
+    "global_position",
     "cross_sell",
     "adjacent_markets",
 )

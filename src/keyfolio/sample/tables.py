@@ -165,8 +165,10 @@ def assessments_table(
     latent[:, col["ease_of_business"]] -= 1.6 * acc.destroyer[top]
     latent[:, col["brand_value"]] += 1.4 * acc.leader[top]
     latent[:, col["aligned_strategy"]] += 0.5 * acc.leader[top]
-    latent[:, col["stability"]] -= 1.2 * acc.churned[top]
-    latent[:, col["adjacent_markets"]] += 0.6 * np.isin(top, acc.parent)
+    latent[:, col["business_stability"]] -= 1.2 * acc.churned[top]
+    hq = np.isin(top, acc.parent)
+    latent[:, col["global_position"]] += 1.3 * hq + 0.5 * acc.leader[top] - 0.4
+    latent[:, col["adjacent_markets"]] += 0.6 * hq
     bias = dict(zip(nm.EXTRA_ASSESSORS, (0.1, -0.4, -0.2, 0.0, 0.3), strict=True))
     owner_names = team.names
     rows: dict[str, list] = {k_: [] for k_ in ("a", "criterion", "score", "assessor", "date")}
@@ -286,7 +288,8 @@ def declared_table(acc: Accounts, stats: Stats, plan: CostPlan, seed: int) -> pa
 def feedback_table(acc: Accounts, cal: Calendar, seed: int) -> pa.Table:
     """Survey answers: supplier rating (1–5), NPS (−100..100), how they segment us (1–4).
 
-    ``supplier_segment``: 1 strategic partner, 2 preferred, 3 approved, 4 transactional.
+    ``supplier_segment`` (the segment the customer puts us in, as in the policy template):
+    1 commodity, 2 acceptable, 3 preferred, 4 strategic partner.
     """
     rng = rng_for(seed, 60)
     n = acc.n
@@ -310,7 +313,7 @@ def feedback_table(acc: Accounts, cal: Calendar, seed: int) -> pa.Table:
         drift = rng.normal(0, 0.25 if s else 0.0, m)
         add(alive, "supplier_rating", np.clip(np.round(rating + drift, 1), 1, 5), when)
         add(alive, "nps", np.clip(np.round(nps + 30 * drift), -100, 100), when)
-    segment = np.clip(np.round(5.2 - rating + rng.normal(0, 0.5, m)), 1, 4)
+    segment = np.clip(np.round(rating - 0.9 + rng.normal(0, 0.5, m)), 1, 4)
     add(acc.stop[idx] >= surveys[-1], "supplier_segment", segment, surveys[-1])
     return pa.table(
         {
