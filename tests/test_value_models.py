@@ -91,6 +91,26 @@ def test_bgnbd_loglik_matches_closed_form():
         assert ll[i] == pytest.approx(np.log(l1 + l2), rel=1e-12)
 
 
+def test_fast_weighted_sums_equal_per_customer_sums(sim):
+    from keyfolio.value import bgnbd, gamma_gamma
+
+    rng = np.random.default_rng(0)
+    x, tx, t_obs = sim.frequency[:3000], sim.recency[:3000], sim.T[:3000]
+    w = rng.integers(1, 5, len(x)).astype(float)
+    p0 = np.array([0.4, 3.0, 1.3, 2.0])
+    ll, g = bgnbd_loglik(p0, x, tx, t_obs)
+    tot, grad = bgnbd._weighted(p0, bgnbd._Design(x, tx, t_obs, w))
+    assert tot == pytest.approx(w @ ll, rel=1e-12)
+    np.testing.assert_allclose(grad, g @ w, rtol=1e-9)
+    pos = x > 0
+    q0 = np.array([5.0, 3.0, 12.0])
+    ll, g = gamma_gamma_loglik(q0, x[pos], sim.monetary_value[:3000][pos])
+    d = gamma_gamma._Design(x[pos], sim.monetary_value[:3000][pos], w[pos])
+    tot, grad = gamma_gamma._weighted(q0, d)
+    assert tot == pytest.approx(w[pos] @ ll, rel=1e-12)
+    np.testing.assert_allclose(grad, g @ w[pos], rtol=1e-9)
+
+
 # ---------------------------------------------------------- parameter recovery
 def test_bgnbd_recovers_parameters_within_sampling_error(sim):
     m = BetaGeo().fit(sim.frequency, sim.recency, sim.T)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from keyfolio.errors import ModelError
 
@@ -29,7 +30,8 @@ def hyp2f1_tail(
 
     ``S = sum_{k>=1} z^k (A)_k (B+1)_{k-1} / ((C)_k k!)``. Factoring ``B`` out lets callers
     divide by ``B`` without cancellation when ``B`` is near 0. Terms are summed until the
-    geometric bound of the remaining tail is below ``rtol`` times the partial sum.
+    geometric bound of the remaining tail is below ``rtol`` times the partial sum; the check
+    (and dropping finished entries) runs every few terms, extra terms being negligible.
     """
     A_, B_, C_, z_ = np.broadcast_arrays(
         np.asarray(A, float), np.asarray(B, float), np.asarray(C, float), np.asarray(z, float)
@@ -40,9 +42,10 @@ def hyp2f1_tail(
         raise ValueError("hyp2f1_tail needs 0 <= z < 1")
     term = zv * Av / Cv
     total = term.copy()
-    idx = np.flatnonzero(term != 0)
-    term, Av, Bv, Cv, zv = term[idx], Av[idx], Bv[idx], Cv[idx], zv[idx]
-    s = total[idx]
+    idx = np.arange(len(zv))
+    s = total.copy()
+    ratio = np.empty_like(zv)
+    tmp = np.empty_like(zv)
     k = 1.0
     while idx.size:
         if k > max_terms:
@@ -50,19 +53,58 @@ def hyp2f1_tail(
                 f"hypergeometric series did not converge in {max_terms} terms "
                 f"(z up to {zv.max():.6f}); shorten the prediction horizon"
             )
-        ratio = zv * (Av + k) * (Bv + k) / ((Cv + k) * (k + 1.0))
-        term = term * ratio
-        s = s + term
+        # ratio = z (A + k)(B + k) / ((C + k)(k + 1))
+        np.add(Av, k, out=ratio)
+        np.add(Bv, k, out=tmp)
+        ratio *= tmp
+        ratio *= zv
+        np.add(Cv, k, out=tmp)
+        tmp *= k + 1.0
+        ratio /= tmp
+        term *= ratio
+        s += term
         k += 1.0
+        if k % 8 != 0 and k > 3:
+            continue
         m = np.maximum(np.abs(ratio), zv)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             done = (term == 0) | ((m < 1) & (np.abs(term) * m / (1 - m) <= rtol * np.abs(s)))
         if done.any():
             total[idx[done]] = s[done]
             keep = ~done
             idx, term, s = idx[keep], term[keep], s[keep]
             Av, Bv, Cv, zv = Av[keep], Bv[keep], Cv[keep], zv[keep]
+            ratio, tmp = ratio[keep], tmp[keep]
     return total.reshape(shape)
+
+
+def factorize_rows(columns: list[FloatArray]) -> tuple[list[FloatArray], npt.NDArray[np.intp]]:
+    """Unique rows of equal-length columns (any order) and each row's index into them.
+
+    Hash-based (pandas.factorize per column, combined codes re-factorized), O(n).
+    """
+    n = len(columns[0])
+    key = np.zeros(n, dtype=np.int64)
+    for col in columns:
+        codes, uniq = pd.factorize(col)
+        key, _ = pd.factorize(key * len(uniq) + codes)
+        key = key.astype(np.int64)
+    inverse = key.astype(np.intp)
+    k = int(inverse.max()) + 1 if n else 0
+    reps = []
+    for col in columns:
+        rep = np.empty(k, dtype=float)
+        rep[inverse] = col  # every row of a group has the same value
+        reps.append(rep)
+    return reps, inverse
+
+
+def on_unique_rows(func: Any, *columns: FloatArray) -> FloatArray:
+    """``func(*columns)`` evaluated once per distinct row and spread back."""
+    reps, inverse = factorize_rows(list(columns))
+    if len(reps[0]) > 0.8 * len(columns[0]):
+        return np.asarray(func(*columns), dtype=float)
+    return np.asarray(func(*reps), dtype=float)[inverse]
 
 
 def log1p_over(y: FloatArray) -> FloatArray:
@@ -145,9 +187,17 @@ def check_weights(weights: Any, n: int) -> FloatArray:
 def compress_rows(
     columns: list[FloatArray], weights: FloatArray
 ) -> tuple[list[FloatArray], FloatArray]:
-    """Aggregate identical rows: unique rows of the stacked columns with summed weights."""
-    stacked = np.column_stack(columns)
-    uniq, inverse = np.unique(stacked, axis=0, return_inverse=True)
-    w = np.bincount(inverse.ravel(), weights=weights, minlength=len(uniq)).astype(float)
+    """Aggregate identical rows: unique rows of the columns with summed weights."""
+    reps, inverse = factorize_rows(columns)
+    w = np.bincount(inverse, weights=weights, minlength=len(reps[0])).astype(float)
     keep = w > 0
-    return [uniq[keep, j].copy() for j in range(uniq.shape[1])], w[keep]
+    return [r[keep] for r in reps], w[keep]
+
+
+class Levels:
+    """Distinct values of a column and each row's index into them (for per-value terms)."""
+
+    def __init__(self, values: FloatArray) -> None:
+        codes, uniq = pd.factorize(values)
+        self.values = np.asarray(uniq, dtype=float)
+        self.index = codes.astype(np.intp)

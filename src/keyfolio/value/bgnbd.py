@@ -22,6 +22,7 @@ from scipy.special import betaln, digamma, gammaln
 from keyfolio.errors import ModelError
 from keyfolio.value._math import (
     FloatArray,
+    Levels,
     as_vector,
     check_integer,
     check_nonnegative,
@@ -31,6 +32,7 @@ from keyfolio.value._math import (
     expm1_over,
     hyp2f1_tail,
     log1p_over,
+    on_unique_rows,
 )
 
 _LOG_BOUND = 25.0  # log-parameters are kept in [-25, 25]
@@ -55,39 +57,103 @@ def validate_rft(frequency: Any, recency: Any, T: Any) -> tuple[FloatArray, Floa
     return x, np.minimum(tx, t_obs), t_obs
 
 
+class _Design:
+    """Rows of a fit, the distinct values of x, T and t_x, and parameter-free weighted sums."""
+
+    def __init__(
+        self, x: FloatArray, tx: FloatArray, t_obs: FloatArray, w: FloatArray | None = None
+    ) -> None:
+        self.x, self.tx, self.T = x, tx, t_obs
+        self.lx, self.lT, self.ltx = Levels(x), Levels(t_obs), Levels(tx)
+        self.w = np.ones(len(x)) if w is None else w
+        self.W = float(self.w.sum())
+        self.W_x = np.bincount(self.lx.index, weights=self.w, minlength=len(self.lx.values))
+        nT = len(self.lT.values)
+        self.W_T = np.bincount(self.lT.index, weights=self.w, minlength=nT)
+        self.WX_T = np.bincount(self.lT.index, weights=self.w * x, minlength=nT)
+
+
+def _x_terms(r: float, a: float, b: float, xu: FloatArray) -> dict[str, FloatArray]:
+    """Terms that depend on x only (evaluated on its distinct values); 0 / -inf at x = 0."""
+    pu = xu > 0
+    lab = betaln(a, b)
+    psi_abx = digamma(a + b + xu)
+    b2 = np.full_like(xu, -np.inf)
+    b2[pu] = betaln(a + 1.0, b + xu[pu] - 1.0) - lab
+    d2a = np.zeros_like(xu)
+    d2a[pu] = digamma(a + 1.0) - psi_abx[pu]
+    d2b = np.zeros_like(xu)
+    d2b[pu] = digamma(b + xu[pu] - 1.0) - psi_abx[pu]
+    return {
+        "b1": betaln(a, b + xu) - lab,
+        "b2": b2,
+        "c": gammaln(r + xu) - gammaln(r),
+        "psi_rx": digamma(r + xu) - digamma(r),
+        "d1a": digamma(a) - psi_abx,
+        "d2a": d2a,
+        "d1b": digamma(b + xu) - psi_abx,
+        "d2b": d2b,
+    }
+
+
+def _weighted(params: FloatArray, d: _Design) -> tuple[float, FloatArray]:
+    """Σ w·loglik and its gradient (r, alpha, a, b), using w1 = 1 - w2 and per-level sums."""
+    r, alpha, a, b = (float(v) for v in params)
+    xt = _x_terms(r, a, b, d.lx.values)
+    ix, iT, itx = d.lx.index, d.lT.index, d.ltx.index
+    logaT_u, logat_u = np.log(alpha + d.lT.values), np.log(alpha + d.ltx.values)
+    iaT_u, iat_u = 1.0 / (alpha + d.lT.values), 1.0 / (alpha + d.ltx.values)
+    LaT, Lat = logaT_u[iT], logat_u[itx]
+    rx = r + d.x
+    l1 = xt["b1"][ix] - rx * LaT
+    l2 = xt["b2"][ix] - rx * Lat
+    lse = np.logaddexp(l1, l2)
+    ww2 = d.w * np.exp(l2 - lse)  # w * P(dropped-out branch)
+    V = np.bincount(ix, weights=ww2, minlength=len(d.lx.values))
+    W, W_x = d.W, d.W_x
+    ll = W_x @ xt["c"] + W * r * np.log(alpha) + d.w @ lse
+    s_log = d.W_T @ logaT_u - ww2 @ (LaT - Lat)  # Σ w (w1 log(α+T) + w2 log(α+t_x))
+    s_inv = r * (d.W_T @ iaT_u) + d.WX_T @ iaT_u - (ww2 * rx) @ (iaT_u[iT] - iat_u[itx])
+    psi_ab = digamma(a + b)
+    g = np.array(
+        [
+            W_x @ xt["psi_rx"] + W * np.log(alpha) - s_log,
+            W * r / alpha - s_inv,
+            -W * (digamma(a) - psi_ab) + W_x @ xt["d1a"] + V @ (xt["d2a"] - xt["d1a"]),
+            -W * (digamma(b) - psi_ab) + W_x @ xt["d1b"] + V @ (xt["d2b"] - xt["d1b"]),
+        ]
+    )
+    return float(ll), g
+
+
 def bgnbd_loglik(
     params: FloatArray, x: FloatArray, tx: FloatArray, T: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
     """Per-customer log-likelihood and its gradient w.r.t. (r, alpha, a, b), shape (4, n)."""
+    return _loglik(
+        params, _Design(np.asarray(x, float), np.asarray(tx, float), np.asarray(T, float))
+    )
+
+
+def _loglik(params: FloatArray, d: _Design) -> tuple[FloatArray, FloatArray]:
     r, alpha, a, b = (float(v) for v in params)
-    pos = x > 0
-    lab = betaln(a, b)
-    l1 = betaln(a, b + x) - lab - (r + x) * np.log(alpha + T)
-    l2 = np.full_like(x, -np.inf)
-    xp = x[pos]
-    l2[pos] = betaln(a + 1.0, b + xp - 1.0) - lab - (r + xp) * np.log(alpha + tx[pos])
+    xt = _x_terms(r, a, b, d.lx.values)
+    ix = d.lx.index
+    log_aT = np.log(alpha + d.lT.values)[d.lT.index]
+    log_atx = np.log(alpha + d.ltx.values)[d.ltx.index]
+    rx = r + d.x
+    l1 = xt["b1"][ix] - rx * log_aT
+    l2 = xt["b2"][ix] - rx * log_atx
     lse = np.logaddexp(l1, l2)
-    ll = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + lse
+    ll = xt["c"][ix] + r * np.log(alpha) + lse
     w1 = np.exp(l1 - lse)
     w2 = np.exp(l2 - lse)
-    log_at = np.log(alpha + tx)
-    psi_abx = digamma(a + b + x)
-    psi_bx1 = np.zeros_like(x)
-    psi_bx1[pos] = digamma(b + xp - 1.0)
+    g = np.empty((4, len(d.x)))
+    g[0] = xt["psi_rx"][ix] + np.log(alpha) - w1 * log_aT - w2 * log_atx
+    g[1] = r / alpha - rx * (w1 / (alpha + d.T) + w2 / (alpha + d.tx))
     psi_ab = digamma(a + b)
-    g = np.empty((4, len(x)))
-    g[0] = digamma(r + x) - digamma(r) + np.log(alpha) - w1 * np.log(alpha + T) - w2 * log_at
-    g[1] = r / alpha - (r + x) * (w1 / (alpha + T) + w2 / (alpha + tx))
-    g[2] = (
-        -(digamma(a) - psi_ab)
-        + w1 * (digamma(a) - psi_abx)
-        + np.where(pos, w2 * (digamma(a + 1.0) - psi_abx), 0.0)
-    )
-    g[3] = (
-        -(digamma(b) - psi_ab)
-        + w1 * (digamma(b + x) - psi_abx)
-        + np.where(pos, w2 * (psi_bx1 - psi_abx), 0.0)
-    )
+    g[2] = -(digamma(a) - psi_ab) + w1 * xt["d1a"][ix] + w2 * xt["d2a"][ix]
+    g[3] = -(digamma(b) - psi_ab) + w1 * xt["d1b"][ix] + w2 * xt["d2b"][ix]
     return ll, g
 
 
@@ -122,12 +188,13 @@ class BetaGeo:
         w = check_weights(weights, len(x))
         (x, tx, t_obs), w = compress_rows([x, tx, t_obs], w)
         wsum = w.sum()
+        design = _Design(x, tx, t_obs, w)
 
         def objective(theta: FloatArray) -> tuple[float, FloatArray]:
             params = np.exp(theta)
-            ll, g = bgnbd_loglik(params, x, tx, t_obs)
-            f = -(w @ ll) / wsum + self.penalizer * float(params @ params)
-            grad = (-(g @ w) / wsum + 2.0 * self.penalizer * params) * params
+            ll, g = _weighted(params, design)
+            f = -ll / wsum + self.penalizer * float(params @ params)
+            grad = (-g / wsum + 2.0 * self.penalizer * params) * params
             return float(f), grad
 
         start = np.log([1.0, max(float(np.average(t_obs, weights=w)), 1e-3) / 4.0, 1.0, 1.0])
@@ -140,8 +207,7 @@ class BetaGeo:
             options={"maxiter": self.max_iter, "ftol": self.tol, "gtol": 1e-10, "maxcor": 20},
         )
         self.r_, self.alpha_, self.a_, self.b_ = (float(v) for v in np.exp(res.x))
-        ll, _ = bgnbd_loglik(np.exp(res.x), x, tx, t_obs)
-        self.loglik_ = float(w @ ll)
+        self.loglik_ = _weighted(np.exp(res.x), design)[0]
         self.n_iter_ = int(res.nit)
         self.converged_ = bool(res.success)
         self.n_customers_ = float(wsum)
@@ -182,7 +248,8 @@ class BetaGeo:
         x, tx, t_obs = validate_rft(frequency, recency, T)
         tt = self._horizon(t, len(x))
         log_p_alive = -np.logaddexp(0.0, self._log_odds_dead(x, tx, t_obs))
-        return self._alive_expectation(tt, x, t_obs) * np.exp(log_p_alive)
+        alive = on_unique_rows(self._alive_expectation, tt, x, t_obs)
+        return alive * np.exp(log_p_alive)
 
     def expected_purchases_new(self, t: Any) -> FloatArray:
         """Unconditional E[X(t)] for a customer who has just made a first purchase."""
@@ -200,9 +267,13 @@ class BetaGeo:
         r, alpha, a, b = self.r_, self.alpha_, self.a_, self.b_
         # E[exp(-lambda p t)] over the posterior of an active customer
         #   = (1-z)^a 2F1(a, a+b-r; a+b+x; z),  z = t / (alpha + T + t)   (Pfaff transform)
-        z = tt / (alpha + t_obs + tt)
-        s = hyp2f1_tail(a + b - r, a, a + b + x, z)
-        log_surv = a * np.log1p(-z) + np.log1p(a * s)
+
+        def log_survival_active(tt: FloatArray, x: FloatArray, t_obs: FloatArray) -> FloatArray:
+            z = tt / (alpha + t_obs + tt)
+            s = hyp2f1_tail(a + b - r, a, a + b + x, z)
+            return a * np.log1p(-z) + np.log1p(a * s)
+
+        log_surv = on_unique_rows(log_survival_active, tt, x, t_obs)
         return np.exp(log_surv - np.logaddexp(0.0, self._log_odds_dead(x, tx, t_obs)))
 
     @staticmethod

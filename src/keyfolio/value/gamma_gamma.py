@@ -21,6 +21,7 @@ from scipy.special import digamma, gammaln
 from keyfolio.errors import ModelError
 from keyfolio.value._math import (
     FloatArray,
+    Levels,
     as_vector,
     check_integer,
     check_nonnegative,
@@ -53,23 +54,69 @@ def gamma_gamma_loglik(
     params: FloatArray, x: FloatArray, m: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
     """Per-customer log-likelihood (x > 0) and gradient w.r.t. (p, q, v), shape (3, n)."""
+    return _loglik(params, _Design(np.asarray(x, float), np.asarray(m, float)))
+
+
+class _Design:
+    """Rows of a fit and the weighted sums that do not depend on the parameters."""
+
+    def __init__(self, x: FloatArray, m: FloatArray, w: FloatArray | None = None) -> None:
+        self.x, self.lx = x, Levels(x)
+        self.xm = x * m
+        self.log_m, self.log_x, self.log_xm = np.log(m), np.log(x), np.log(x * m)
+        w = np.ones(len(x)) if w is None else w
+        self.W = float(w.sum())
+        self.W_u = np.bincount(self.lx.index, weights=w, minlength=len(self.lx.values))
+        self.M = np.vstack([w, w * x])  # rows: w, w x
+        self.s_logm, self.s_xlogm = self.M @ self.log_m
+        self.s_xlogx = float(self.M[1] @ self.log_x)
+
+
+def _weighted(params: FloatArray, d: _Design) -> tuple[float, FloatArray]:
+    """Σ w·loglik and its gradient, from the sufficient sums (two passes over the rows)."""
     p, q, v = (float(t) for t in params)
-    px = p * x
-    log_xm_v = np.log(x * m + v)
+    xu, W_u, W = d.lx.values, d.W_u, d.W
+    pxu = p * xu
+    psi_pxq = digamma(pxu + q)
+    s_w_L, s_wx_L = d.M @ np.log(d.xm + v)
+    s_w_R, s_wx_R = d.M @ (1.0 / (d.xm + v))
     ll = (
-        gammaln(px + q)
-        - gammaln(px)
+        W_u @ (gammaln(pxu + q) - gammaln(pxu))
+        + W * (q * np.log(v) - gammaln(q))
+        + p * (d.s_xlogm + d.s_xlogx)
+        - d.s_logm
+        - p * s_wx_L
+        - q * s_w_L
+    )
+    g = np.array(
+        [
+            (W_u * xu) @ (psi_pxq - digamma(pxu)) + d.s_xlogm + d.s_xlogx - s_wx_L,
+            W_u @ psi_pxq + W * (np.log(v) - digamma(q)) - s_w_L,
+            W * q / v - p * s_wx_R - q * s_w_R,
+        ]
+    )
+    return float(ll), g
+
+
+def _loglik(params: FloatArray, d: _Design) -> tuple[FloatArray, FloatArray]:
+    p, q, v = (float(t) for t in params)
+    xu, ix = d.lx.values, d.lx.index
+    pxu = p * xu
+    psi_pxq = digamma(pxu + q)[ix]
+    px = p * d.x
+    log_xm_v = np.log(d.xm + v)
+    ll = (
+        (gammaln(pxu + q) - gammaln(pxu))[ix]
         - gammaln(q)
         + q * np.log(v)
-        + (px - 1.0) * np.log(m)
-        + px * np.log(x)
+        + (px - 1.0) * d.log_m
+        + px * d.log_x
         - (px + q) * log_xm_v
     )
-    psi = digamma(px + q)
-    g = np.empty((3, len(x)))
-    g[0] = x * (psi - digamma(px) + np.log(x * m) - log_xm_v)
-    g[1] = psi - digamma(q) + np.log(v) - log_xm_v
-    g[2] = q / v - (px + q) / (x * m + v)
+    g = np.empty((3, len(d.x)))
+    g[0] = d.x * (psi_pxq - digamma(pxu)[ix] + d.log_xm - log_xm_v)
+    g[1] = psi_pxq - digamma(q) + np.log(v) - log_xm_v
+    g[2] = q / v - (px + q) / (d.xm + v)
     return ll, g
 
 
@@ -100,12 +147,13 @@ class GammaGamma:
             )
         (x, m), w = compress_rows([x[keep], m[keep]], w[keep])
         wsum = w.sum()
+        design = _Design(x, m, w)
 
         def objective(theta: FloatArray) -> tuple[float, FloatArray]:
             params = np.exp(theta)
-            ll, g = gamma_gamma_loglik(params, x, m)
-            f = -(w @ ll) / wsum + self.penalizer * float(params @ params)
-            grad = (-(g @ w) / wsum + 2.0 * self.penalizer * params) * params
+            ll, g = _weighted(params, design)
+            f = -ll / wsum + self.penalizer * float(params @ params)
+            grad = (-g / wsum + 2.0 * self.penalizer * params) * params
             return float(f), grad
 
         mean_m = float(np.average(m, weights=w))
@@ -119,8 +167,7 @@ class GammaGamma:
             options={"maxiter": self.max_iter, "ftol": self.tol, "gtol": 1e-10, "maxcor": 20},
         )
         self.p_, self.q_, self.v_ = (float(t) for t in np.exp(res.x))
-        ll, _ = gamma_gamma_loglik(np.exp(res.x), x, m)
-        self.loglik_ = float(w @ ll)
+        self.loglik_ = _weighted(np.exp(res.x), design)[0]
         self.n_iter_ = int(res.nit)
         self.converged_ = bool(res.success)
         return self
