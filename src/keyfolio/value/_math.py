@@ -107,6 +107,17 @@ def on_unique_rows(func: Any, *columns: FloatArray) -> FloatArray:
     return np.asarray(func(*reps), dtype=float)[inverse]
 
 
+def dot(a: npt.NDArray[Any], b: npt.NDArray[Any]) -> float:
+    """Inner product without BLAS: OpenBLAS threads that spin after a call slow down the
+    rest of a fit on a busy machine, and these vectors are only touched once."""
+    return float(np.einsum("i,i->", a, b))
+
+
+def matvec(m: npt.NDArray[Any], v: npt.NDArray[Any]) -> FloatArray:
+    """``m @ v`` without BLAS (see :func:`dot`)."""
+    return np.einsum("ij,j->i", m, v)
+
+
 def log1p_over(y: FloatArray) -> FloatArray:
     """``log1p(y) / y`` with the limit 1 at ``y = 0`` (accurate for tiny ``y``)."""
     y = np.asarray(y, float)

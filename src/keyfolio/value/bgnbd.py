@@ -29,6 +29,7 @@ from keyfolio.value._math import (
     check_same_length,
     check_weights,
     compress_rows,
+    dot,
     expm1_over,
     hyp2f1_tail,
     log1p_over,
@@ -111,16 +112,17 @@ def _weighted(params: FloatArray, d: _Design) -> tuple[float, FloatArray]:
     ww2 = d.w * np.exp(l2 - lse)  # w * P(dropped-out branch)
     V = np.bincount(ix, weights=ww2, minlength=len(d.lx.values))
     W, W_x = d.W, d.W_x
-    ll = W_x @ xt["c"] + W * r * np.log(alpha) + d.w @ lse
-    s_log = d.W_T @ logaT_u - ww2 @ (LaT - Lat)  # Σ w (w1 log(α+T) + w2 log(α+t_x))
-    s_inv = r * (d.W_T @ iaT_u) + d.WX_T @ iaT_u - (ww2 * rx) @ (iaT_u[iT] - iat_u[itx])
+    ll = dot(W_x, xt["c"]) + W * r * np.log(alpha) + dot(d.w, lse)
+    # Σ w (w1 log(α+T) + w2 log(α+t_x)) and Σ w (r+x) (w1/(α+T) + w2/(α+t_x))
+    s_log = dot(d.W_T, logaT_u) - dot(ww2, LaT - Lat)
+    s_inv = r * dot(d.W_T, iaT_u) + dot(d.WX_T, iaT_u) - dot(ww2 * rx, iaT_u[iT] - iat_u[itx])
     psi_ab = digamma(a + b)
     g = np.array(
         [
-            W_x @ xt["psi_rx"] + W * np.log(alpha) - s_log,
+            dot(W_x, xt["psi_rx"]) + W * np.log(alpha) - s_log,
             W * r / alpha - s_inv,
-            -W * (digamma(a) - psi_ab) + W_x @ xt["d1a"] + V @ (xt["d2a"] - xt["d1a"]),
-            -W * (digamma(b) - psi_ab) + W_x @ xt["d1b"] + V @ (xt["d2b"] - xt["d1b"]),
+            -W * (digamma(a) - psi_ab) + dot(W_x, xt["d1a"]) + dot(V, xt["d2a"] - xt["d1a"]),
+            -W * (digamma(b) - psi_ab) + dot(W_x, xt["d1b"]) + dot(V, xt["d2b"] - xt["d1b"]),
         ]
     )
     return float(ll), g

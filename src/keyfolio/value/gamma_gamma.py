@@ -28,6 +28,8 @@ from keyfolio.value._math import (
     check_same_length,
     check_weights,
     compress_rows,
+    dot,
+    matvec,
 )
 
 _LOG_BOUND = 25.0
@@ -68,8 +70,8 @@ class _Design:
         self.W = float(w.sum())
         self.W_u = np.bincount(self.lx.index, weights=w, minlength=len(self.lx.values))
         self.M = np.vstack([w, w * x])  # rows: w, w x
-        self.s_logm, self.s_xlogm = self.M @ self.log_m
-        self.s_xlogx = float(self.M[1] @ self.log_x)
+        self.s_logm, self.s_xlogm = matvec(self.M, self.log_m)
+        self.s_xlogx = dot(self.M[1], self.log_x)
 
 
 def _weighted(params: FloatArray, d: _Design) -> tuple[float, FloatArray]:
@@ -78,10 +80,10 @@ def _weighted(params: FloatArray, d: _Design) -> tuple[float, FloatArray]:
     xu, W_u, W = d.lx.values, d.W_u, d.W
     pxu = p * xu
     psi_pxq = digamma(pxu + q)
-    s_w_L, s_wx_L = d.M @ np.log(d.xm + v)
-    s_w_R, s_wx_R = d.M @ (1.0 / (d.xm + v))
+    s_w_L, s_wx_L = matvec(d.M, np.log(d.xm + v))
+    s_w_R, s_wx_R = matvec(d.M, 1.0 / (d.xm + v))
     ll = (
-        W_u @ (gammaln(pxu + q) - gammaln(pxu))
+        dot(W_u, gammaln(pxu + q) - gammaln(pxu))
         + W * (q * np.log(v) - gammaln(q))
         + p * (d.s_xlogm + d.s_xlogx)
         - d.s_logm
@@ -90,8 +92,8 @@ def _weighted(params: FloatArray, d: _Design) -> tuple[float, FloatArray]:
     )
     g = np.array(
         [
-            (W_u * xu) @ (psi_pxq - digamma(pxu)) + d.s_xlogm + d.s_xlogx - s_wx_L,
-            W_u @ psi_pxq + W * (np.log(v) - digamma(q)) - s_w_L,
+            dot(W_u * xu, psi_pxq - digamma(pxu)) + d.s_xlogm + d.s_xlogx - s_wx_L,
+            dot(W_u, psi_pxq) + W * (np.log(v) - digamma(q)) - s_w_L,
             W * q / v - p * s_wx_R - q * s_w_R,
         ]
     )
