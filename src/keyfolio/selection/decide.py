@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from keyfolio.policy import SelectionPolicy
-from keyfolio.selection.optimise import Knapsack, Solution, solve_mip
+from keyfolio.selection.optimise import Knapsack, Solution, solve
 
 
 @dataclass
@@ -136,7 +136,7 @@ def _solve(
     if sel.value == "per_hour":
         value = value * inp.hours[idx]
     p = caps.knapsack(value, inp.hours[idx].astype(float), grp)
-    sol = solve_mip(p, time_limit=sel.time_limit_s, mip_rel_gap=sel.mip_rel_gap)
+    sol = solve(p, time_limit=sel.time_limit_s, mip_rel_gap=sel.mip_rel_gap)
     chosen[idx[sol.chosen]] = True
     return chosen, sol
 
@@ -199,6 +199,11 @@ def decide(inp: Inputs, sel: SelectionPolicy) -> Outcome:
             kept_no_room = within & ~kept_hyst
             chosen, sol = _solve(inp, caps, free & ~kept_hyst, sel)
             chosen |= kept_hyst
+    if not sol.status.startswith("Optimal"):
+        warnings.append(
+            f"selection solver stopped with status {sol.status!r} (gap {sol.gap:.3%}); the list "
+            "may not be optimal: raise [selection] time_limit_s or mip_rel_gap"
+        )
     is_key = forced_in | chosen
     displaced = chosen1 & ~is_key
     overridden = inp.selectable & (inp.override_in | inp.override_out)
