@@ -307,7 +307,7 @@ def _plant(acc: Accounts, cal: Calendar, rng: np.random.Generator) -> None:
     acc.closed[churned] = rng.random(len(churned)) < 0.35
 
     k = int(np.clip(round(0.004 * n), 3, 200))
-    top = frac < max(0.015, (k + 3) / n)
+    top = frac < (3 * k + 3) / n  # among the very largest accounts
     d = _choose(rng, top & ~used & old, k)
     acc.destroyer[d] = used[d] = True
     acc.fav_cat[d] = rng.choice(nm.LOW_MARGIN_CATEGORIES, len(d))
