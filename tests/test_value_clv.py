@@ -258,6 +258,21 @@ def test_model_path_is_consistent(portfolio):
     np.testing.assert_allclose(out0.expected_orders_discounted[rep], ref, rtol=1e-10)
     # probabilities stay probabilities
     assert out.p_alive[rep].between(0, 1).all()
+    np.testing.assert_allclose(
+        out.p_alive[rep], models.bgnbd.p_alive(s.frequency, s.recency, s["T"]), rtol=1e-12
+    )
+    # cost to serve: yearly cost x Δy x Σ_k P(active at step end) δ_k (36 monthly steps)
+    years = np.arange(1, 37) / 12
+    surv = sum(
+        models.bgnbd.survival(y * YEAR, s.frequency, s.recency, s["T"]) * 1.1**-y for y in years
+    )
+    cost = accounts["cost_to_serve_per_year"].to_numpy()[rep]
+    np.testing.assert_allclose(out.cost_to_serve_pv[rep], cost * surv / 12, rtol=1e-10)
+    assert (out.cost_to_serve_pv <= accounts["cost_to_serve_per_year"] * 3 + 1e-9).all()
+    tier_hours = accounts["size_tier"].map(tiers).to_numpy()
+    np.testing.assert_allclose(
+        out.kam_investment_pv, tier_hours * 90.0 * (1.1**-years).sum() / 12, rtol=1e-12
+    )
 
 
 def test_too_few_repeat_customers_falls_back_never_nan(portfolio):

@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 
 from keyfolio.errors import ModelError
-from keyfolio.value._math import FloatArray
+from keyfolio.value._math import FloatArray, factorize_rows
 from keyfolio.value.bgnbd import BetaGeo
 from keyfolio.value.gamma_gamma import GammaGamma
 from keyfolio.value.summary import period_orders, rfm_summary
@@ -155,14 +155,20 @@ def _grid(horizon_years: float, steps_per_year: int) -> tuple[FloatArray, float]
 
 
 def _model_path(
-    models: ValueModels, s: pd.DataFrame, years: FloatArray, disc: FloatArray, unit: float
+    models: ValueModels,
+    s: pd.DataFrame,
+    years: FloatArray,
+    disc: FloatArray,
+    dy: float,
+    unit: float,
 ) -> dict[str, FloatArray]:
     bg = models.bgnbd
     assert bg is not None
-    x, tx, t_obs = (s[c].to_numpy(float) for c in ("frequency", "recency", "T"))
-    prev = np.zeros(len(s))
-    orders_pv = np.zeros(len(s))
-    alive_pv = np.zeros(len(s))
+    cols = [s[c].to_numpy(float) for c in ("frequency", "recency", "T")]
+    (x, tx, t_obs), inverse = factorize_rows(cols)  # the steps run on distinct histories
+    prev = np.zeros(len(x))
+    orders_pv = np.zeros(len(x))
+    alive_pv = np.zeros(len(x))
     for y, d in zip(years, disc, strict=True):
         t = y * DAYS_PER_YEAR / unit
         cum = bg.expected_purchases(t, x, tx, t_obs)
@@ -170,11 +176,11 @@ def _model_path(
         alive_pv += bg.survival(t, x, tx, t_obs) * d
         prev = cum
     return {
-        "p_alive": bg.p_alive(x, tx, t_obs),
-        "expected_orders": prev,
-        "expected_orders_discounted": orders_pv,
-        "margin_per_order": margin_per_order(models, x, s["monetary_margin"].to_numpy(float)),
-        "alive_pv": alive_pv,
+        "p_alive": bg.p_alive(x, tx, t_obs)[inverse],
+        "expected_orders": prev[inverse],
+        "expected_orders_discounted": orders_pv[inverse],
+        "margin_per_order": margin_per_order(models, cols[0], s["monetary_margin"].to_numpy(float)),
+        "alive_pv": alive_pv[inverse] * dy,  # Σ_k Δy P_k δ_k
     }
 
 
@@ -310,7 +316,7 @@ def account_value(
         reason[x > 0] = models.reason
     elif (x > 0).any():
         rep = x > 0
-        mod = _model_path(models, df.loc[rep], years, disc, unit)
+        mod = _model_path(models, df.loc[rep], years, disc, dy, unit)
         for key, vals in mod.items():
             res[key][rep] = vals
         m = df["monetary_margin"].to_numpy(float)
