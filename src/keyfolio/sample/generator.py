@@ -41,6 +41,8 @@ MAX_LINES = 2_000_000_000
 
 @dataclass(frozen=True)
 class SampleInfo:
+    """What :func:`generate_workspace` wrote: the folder, rows per table, seconds taken."""
+
     path: Path
     counts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
@@ -75,6 +77,14 @@ def generate_workspace(
     chunk_lines: int = CHUNK_LINES,
 ) -> SampleInfo:
     """Write a sample workspace to ``out`` and return what was written.
+
+    ``truth.json`` lists account ids: ``value_destroyers`` (very large, negative net
+    contribution after cost to serve), ``diamonds`` (modest revenue, high margin, fast
+    growth, little cost to serve), ``market_leaders``, ``groups`` ({HQ: [subsidiaries in
+    other countries]}, ``global_group`` the largest), ``churned`` (stopped ordering months
+    before the end), ``no_orders``, and ``disagreements`` ([account, criterion] pairs where
+    assessors scored 1 and 5). ``progress(stage, done, total)`` is called for the stages
+    ``accounts``, ``order_lines``, ``costs`` and (with ``sources``) ``sources``.
 
     ``out`` must not exist or be empty; with ``overwrite=True`` an existing workspace
     (a folder holding ``keyfolio.toml``) is replaced. The folder is built under a
