@@ -266,17 +266,28 @@ class BetaGeo:
         self._check_fitted()
         x, tx, t_obs = validate_rft(frequency, recency, T)
         tt = self._horizon(t, len(x))
-        r, alpha, a, b = self.r_, self.alpha_, self.a_, self.b_
-        # E[exp(-lambda p t)] over the posterior of an active customer
-        #   = (1-z)^a 2F1(a, a+b-r; a+b+x; z),  z = t / (alpha + T + t)   (Pfaff transform)
-
-        def log_survival_active(tt: FloatArray, x: FloatArray, t_obs: FloatArray) -> FloatArray:
-            z = tt / (alpha + t_obs + tt)
-            s = hyp2f1_tail(a + b - r, a, a + b + x, z)
-            return a * np.log1p(-z) + np.log1p(a * s)
-
-        log_surv = on_unique_rows(log_survival_active, tt, x, t_obs)
+        log_surv = on_unique_rows(self._log_survival_active, tt, x, t_obs)
         return np.exp(log_surv - np.logaddexp(0.0, self._log_odds_dead(x, tx, t_obs)))
+
+    def expected_purchases_if_active(self, t: float, frequency: Any, T: Any) -> FloatArray:
+        """E[X(T, T+t] | x, T, still active at T] (multiply by p_alive for the expectation)."""
+        self._check_fitted()
+        x, t_obs = as_vector("frequency", frequency), as_vector("T", T)
+        return self._alive_expectation(np.full(len(x), float(t)), x, t_obs)
+
+    def survival_if_active(self, t: float, frequency: Any, T: Any) -> FloatArray:
+        """P(no drop-out in (T, T+t] | x, T, still active at T)."""
+        self._check_fitted()
+        x, t_obs = as_vector("frequency", frequency), as_vector("T", T)
+        return np.exp(self._log_survival_active(np.full(len(x), float(t)), x, t_obs))
+
+    def _log_survival_active(self, t: FloatArray, x: FloatArray, t_obs: FloatArray) -> FloatArray:
+        """log E[exp(-lambda p t)] over the posterior of an active customer:
+        ``(1-z)^a 2F1(a, a+b-r; a+b+x; z)``, ``z = t / (alpha + T + t)`` (Pfaff transform)."""
+        r, alpha, a, b = self.r_, self.alpha_, self.a_, self.b_
+        z = t / (alpha + t_obs + t)
+        s = hyp2f1_tail(a + b - r, a, a + b + x, z)
+        return a * np.log1p(-z) + np.log1p(a * s)
 
     @staticmethod
     def _horizon(t: Any, n: int) -> FloatArray:

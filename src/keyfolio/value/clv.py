@@ -164,23 +164,24 @@ def _model_path(
 ) -> dict[str, FloatArray]:
     bg = models.bgnbd
     assert bg is not None
-    cols = [s[c].to_numpy(float) for c in ("frequency", "recency", "T")]
-    (x, tx, t_obs), inverse = factorize_rows(cols)  # the steps run on distinct histories
-    prev = np.zeros(len(x))
-    orders_pv = np.zeros(len(x))
-    alive_pv = np.zeros(len(x))
+    x, tx, t_obs = (s[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    p_alive = bg.p_alive(x, tx, t_obs)
+    (xu, tu), inverse = factorize_rows([x, t_obs])  # the steps depend on (x, T) only
+    prev = np.zeros(len(xu))
+    orders_pv = np.zeros(len(xu))
+    alive_pv = np.zeros(len(xu))
     for y, d in zip(years, disc, strict=True):
         t = y * DAYS_PER_YEAR / unit
-        cum = bg.expected_purchases(t, x, tx, t_obs)
+        cum = bg.expected_purchases_if_active(t, xu, tu)
         orders_pv += (cum - prev) * d
-        alive_pv += bg.survival(t, x, tx, t_obs) * d
+        alive_pv += bg.survival_if_active(t, xu, tu) * d
         prev = cum
     return {
-        "p_alive": bg.p_alive(x, tx, t_obs)[inverse],
-        "expected_orders": prev[inverse],
-        "expected_orders_discounted": orders_pv[inverse],
-        "margin_per_order": margin_per_order(models, cols[0], s["monetary_margin"].to_numpy(float)),
-        "alive_pv": alive_pv[inverse] * dy,  # Σ_k Δy P_k δ_k
+        "p_alive": p_alive,
+        "expected_orders": prev[inverse] * p_alive,
+        "expected_orders_discounted": orders_pv[inverse] * p_alive,
+        "margin_per_order": margin_per_order(models, x, s["monetary_margin"].to_numpy(float)),
+        "alive_pv": alive_pv[inverse] * p_alive * dy,  # Σ_k Δy P_k δ_k
     }
 
 
