@@ -290,9 +290,11 @@ def account_value(
     """CLV, p_alive, expected orders, ROCI, headroom and profit potential per account.
 
     ``summary``: the :func:`~keyfolio.value.summary.rfm_summary` columns (accounts without
-    orders may be absent). ``accounts``: account_id, size_tier, cost_to_serve_per_year, cm_pct,
-    revenue (last year), wallet_total_spend (NaN = unknown). The exact definitions are in the
-    module docstring. Returns one row per row of ``accounts`` (same order); the fitted
+    orders may be absent; all its accounts with orders inform the model fit).
+    ``accounts``: account_id, size_tier, cost_to_serve_per_year, cm_pct, revenue (last
+    year), wallet_total_spend (NaN = unknown). ``tier_hours``: KAM hours per account and
+    year by size tier. The exact definitions are in the module docstring.
+    Returns one row per row of ``accounts`` (same order); the fitted
     parameters are in ``result.attrs["value_models"]``.
     """
     if not 0 <= discount_rate < 1:
@@ -305,8 +307,11 @@ def account_value(
     disc = (1.0 + discount_rate) ** -years
     cm_used, cm_source = cm_pct_used(df)
     annual_margin = np.maximum(df["revenue"].to_numpy(float), 0.0) * cm_used
+    # the models learn from every account with orders in the summary, listed or not
     models = fit_value_models(
-        df[df["n_days"] > 0], min_repeat_customers=min_repeat_customers, penalizer=penalizer
+        summary[summary["n_days"] > 0],
+        min_repeat_customers=min_repeat_customers,
+        penalizer=penalizer,
     )
     rho = estimate_retention(df, unit) if fallback_retention is None else fallback_retention
     res = _retention_path(df, annual_margin, rho, years, disc, dy, unit)
