@@ -305,3 +305,21 @@ def test_gamma_gamma_bad_input():
         GammaGamma().fit([1, 2], [10.0])
     with pytest.raises(ModelError, match="at least 2 customers"):
         GammaGamma().fit([0, 0, 3], [0.0, 0.0, 4.0])
+
+
+@pytest.mark.parametrize("a", [0.3, 3.0])
+def test_long_horizon_for_a_new_customer_matches_quadrature(a):
+    # z = t / (alpha + T + t) = 0.996: the series needs thousands of terms
+    m = fitted(r=1.0, alpha=0.5, a=a, b=3.0)
+    x, t_obs, t = 1.0, 1 / 7, 156.0
+    ref = _alive_expectation_by_quadrature(m, t, x, t_obs)
+    assert m.expected_purchases_if_active(t, [x], [t_obs])[0] == pytest.approx(ref, rel=1e-9)
+    lb = betaln(a, m.b_ + x)
+
+    def f(p):
+        dens = np.exp((a - 1) * np.log(p) + (m.b_ + x - 1) * np.log1p(-p) - lb)
+        return dens * np.exp(-(m.r_ + x) * np.log1p(p * t / (m.alpha_ + t_obs)))
+
+    pts = [1e-4, 1e-3, 1e-2, 0.1]
+    surv, _ = integrate.quad(f, 0, 1, points=pts, limit=500, epsabs=0, epsrel=1e-12)
+    assert m.survival_if_active(t, [x], [t_obs])[0] == pytest.approx(surv, rel=1e-9)
