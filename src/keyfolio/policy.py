@@ -45,7 +45,9 @@ class SizePolicy(_Model):
     def _thresholds(self) -> SizePolicy:
         if self.method == "thresholds":
             if self.thresholds is None:
-                raise ValueError("method = 'thresholds' needs thresholds = [medium_from, large_from]")
+                raise ValueError(
+                    "method = 'thresholds' needs thresholds = [medium_from, large_from]"
+                )
             if not self.thresholds[0] < self.thresholds[1]:
                 raise ValueError("thresholds must be increasing: [medium_from, large_from]")
         return self
@@ -95,7 +97,9 @@ class Criterion(_Model):
         if self.bands and sorted(self.bands) != list(self.bands):
             raise ValueError(f"criterion {self.name!r}: bands must be increasing")
         if self.scale == "map" and not self.map:
-            raise ValueError(f"criterion {self.name!r}: scale = 'map' needs map = {{ value = score }}")
+            raise ValueError(
+                f"criterion {self.name!r}: scale = 'map' needs map = {{ value = score }}"
+            )
         if self.range is not None and not self.range[0] < self.range[1]:
             raise ValueError(f"criterion {self.name!r}: range must be [low, high] with low < high")
         return self
