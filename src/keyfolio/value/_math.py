@@ -78,6 +78,88 @@ def hyp2f1_tail(
     return total.reshape(shape)
 
 
+def log_series(
+    A: Any,
+    B: Any,
+    C: Any,
+    z: Any,
+    *,
+    weight: tuple[Any, Any] | None = None,
+    rtol: float = 1e-15,
+    max_terms: int = _MAX_TERMS,
+) -> FloatArray:
+    """``log sum_k t_k w_k`` for the positive series ``t_k = z^k (A)_k (B)_k / ((C)_k k!)``.
+
+    Needs ``A, B, C > 0`` and ``0 <= z < 1`` (broadcast). Without ``weight``, ``w_k = 1``
+    (the result is ``log 2F1(A, B; C; z)``). With ``weight = (beta, d)``, ``w_k =
+    (1 - (beta)_k / (beta + d)_k) / d`` (the limit ``sum_{j<k} 1 / (beta + j)`` at ``d = 0``),
+    computed without cancellation as ``H_k expm1(-d H_k) / (-d H_k)`` with ``H_k = sum_{j<k}
+    log1p(-d / (beta + d + j)) / -d``; ``w_0 = 0``, so the result is ``-inf`` at ``z = 0``.
+
+    The sum is kept scaled (the partial sum is divided by 1e150 whenever it exceeds it and
+    the log of the scale is accumulated), so terms as large as ``(1 - z)^-A`` never
+    overflow. Terms are added until the geometric bound of the tail is below ``rtol``
+    times the partial sum; finished entries leave the active set.
+    """
+    arrays = np.broadcast_arrays(
+        *(np.asarray(v, float) for v in (A, B, C, z)),
+        *(np.asarray(v, float) for v in (weight or (0.0, 0.0))),
+    )
+    shape = arrays[0].shape
+    Av, Bv, Cv, zv, gb, gd = (np.ravel(v).copy() for v in arrays)
+    if np.any((zv < 0) | (zv >= 1)) or not np.all(np.isfinite(zv)):
+        raise ValueError("log_series needs 0 <= z < 1")
+    weighted = weight is not None
+    out = np.full(zv.shape, -np.inf if weighted else 0.0)
+    idx = np.flatnonzero(zv > 0)
+    Av, Bv, Cv, zv, gb, gd = (v[idx] for v in (Av, Bv, Cv, zv, gb, gd))
+    gc = gb + gd
+    dz = gd == 0
+    gd_safe = np.where(dz, 1.0, gd)
+    term = np.ones(idx.size)
+    s = np.zeros(idx.size) if weighted else np.ones(idx.size)
+    scale = np.zeros(idx.size)
+    H = np.zeros(idx.size)
+    k = 0.0
+    big, log_big = 1e150, 150.0 * np.log(10.0)
+    while idx.size:
+        if k > max_terms:
+            raise ModelError(
+                f"hypergeometric series did not converge in {max_terms} terms "
+                f"(z up to {zv.max():.6f}); shorten the prediction horizon"
+            )
+        ratio = zv * (Av + k) * (Bv + k) / ((Cv + k) * (k + 1.0))
+        term *= ratio
+        if weighted:
+            y = -gd_safe / (gc + k)
+            H += np.where(dz, 1.0 / (gc + k), np.log1p(y) / -gd_safe)
+            contrib = term * H * expm1_over(-gd * H)
+        else:
+            contrib = term
+        s += contrib
+        k += 1.0
+        if k % 4 != 0 and k > 3:
+            continue
+        m = np.maximum(ratio, zv)
+        tail = contrib * m / (1.0 - m)
+        if weighted:
+            tail *= 1.0 + 1.0 / (k * (1.0 - m))
+        done = (contrib == 0) & (term == 0) | ((ratio < 1) & (tail <= rtol * s))
+        if done.any():
+            out[idx[done]] = np.log(s[done]) + scale[done]
+            keep = ~done
+            idx, term, s, scale, H = idx[keep], term[keep], s[keep], scale[keep], H[keep]
+            Av, Bv, Cv, zv, gb, gc, gd, gd_safe, dz = (
+                v[keep] for v in (Av, Bv, Cv, zv, gb, gc, gd, gd_safe, dz)
+            )
+        over = s > big
+        if over.any():
+            s[over] /= big
+            term[over] /= big
+            scale[over] += log_big
+    return out.reshape(shape)
+
+
 def factorize_rows(columns: list[FloatArray]) -> tuple[list[FloatArray], npt.NDArray[np.intp]]:
     """Unique rows of equal-length columns (any order) and each row's index into them.
 

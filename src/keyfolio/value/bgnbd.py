@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy.optimize import minimize
 from scipy.special import betaln, digamma, gammaln
 
@@ -33,6 +34,7 @@ from keyfolio.value._math import (
     expm1_over,
     hyp2f1_tail,
     log1p_over,
+    log_series,
     on_unique_rows,
 )
 
@@ -269,25 +271,43 @@ class BetaGeo:
         log_surv = on_unique_rows(self._log_survival_active, tt, x, t_obs)
         return np.exp(log_surv - np.logaddexp(0.0, self._log_odds_dead(x, tx, t_obs)))
 
-    def expected_purchases_if_active(self, t: float, frequency: Any, T: Any) -> FloatArray:
-        """E[X(T, T+t] | x, T, still active at T] (multiply by p_alive for the expectation)."""
-        self._check_fitted()
-        x, t_obs = as_vector("frequency", frequency), as_vector("T", T)
-        return self._alive_expectation(np.full(len(x), float(t)), x, t_obs)
+    def expected_purchases_if_active(self, t: Any, frequency: Any, T: Any) -> FloatArray:
+        """E[X(T, T+t] | x, T, still active at T] (multiply by p_alive for the expectation).
 
-    def survival_if_active(self, t: float, frequency: Any, T: Any) -> FloatArray:
-        """P(no drop-out in (T, T+t] | x, T, still active at T)."""
+        ``t``: a scalar or one horizon per customer."""
         self._check_fitted()
         x, t_obs = as_vector("frequency", frequency), as_vector("T", T)
-        return np.exp(self._log_survival_active(np.full(len(x), float(t)), x, t_obs))
+        check_same_length(frequency=x, T=t_obs)
+        return self._alive_expectation(self._horizon(t, len(x)), x, t_obs)
+
+    def survival_if_active(self, t: Any, frequency: Any, T: Any) -> FloatArray:
+        """P(no drop-out in (T, T+t] | x, T, still active at T); ``t`` scalar or per customer."""
+        self._check_fitted()
+        x, t_obs = as_vector("frequency", frequency), as_vector("T", T)
+        check_same_length(frequency=x, T=t_obs)
+        return np.exp(self._log_survival_active(self._horizon(t, len(x)), x, t_obs))
 
     def _log_survival_active(self, t: FloatArray, x: FloatArray, t_obs: FloatArray) -> FloatArray:
-        """log E[exp(-lambda p t)] over the posterior of an active customer:
-        ``(1-z)^a 2F1(a, a+b-r; a+b+x; z)``, ``z = t / (alpha + T + t)`` (Pfaff transform)."""
+        """log E[exp(-lambda p t)] over the posterior of an active customer,
+        ``(1+u)^-(r+x) 2F1(r+x, a; a+b+x; -u)`` with ``u = t / (alpha + T)``, by whichever of
+        its two Pfaff forms (``z = t / (alpha + T + t)``) has the shorter series:
+        ``(1-z)^a 2F1(a, a+b-r; a+b+x; z)`` (short when ``a`` is small) or
+        ``(1-z)^(r+x) 2F1(r+x, b+x; a+b+x; z)`` (short when ``r + x`` is small)."""
         r, alpha, a, b = self.r_, self.alpha_, self.a_, self.b_
+        t, x, t_obs = np.broadcast_arrays(t, x, t_obs)
         z = t / (alpha + t_obs + t)
-        s = hyp2f1_tail(a + b - r, a, a + b + x, z)
-        return a * np.log1p(-z) + np.log1p(a * s)
+        log1mz = np.log1p(-z)
+        p1 = _use_a_form(a, r + x, log1mz)
+        out = np.empty(z.shape)
+        if p1.any():
+            zp = z[p1]
+            s = hyp2f1_tail(a + b - r, a, a + b + x[p1], zp)
+            out[p1] = a * log1mz[p1] + np.log1p(a * s)
+        p2 = ~p1
+        if p2.any():
+            n = r + x[p2]
+            out[p2] = n * log1mz[p2] + log_series(n, b + x[p2], a + b + x[p2], z[p2])
+        return out
 
     @staticmethod
     def _horizon(t: Any, n: int) -> FloatArray:
@@ -304,13 +324,35 @@ class BetaGeo:
     def _alive_expectation(self, t: FloatArray, x: FloatArray, t_obs: FloatArray) -> FloatArray:
         """(a+b+x-1)/(a-1) [1 - ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; z)].
 
-        Euler's transformation turns the bracket into ``1 - (1-z)^(a-1) F'`` with
-        ``F' = 2F1(a+b-1-r, a-1; a+b+x-1; z)``, whose series converges fast for large x;
-        writing ``F' = 1 + (a-1) S`` keeps the ratio finite and accurate near ``a = 1``.
+        When ``a`` is small, Euler's transformation turns the bracket into ``1 - (1-z)^(a-1)
+        F'`` with ``F' = 2F1(a+b-1-r, a-1; a+b+x-1; z)``, whose series converges fast for
+        large x; writing ``F' = 1 + (a-1) S`` keeps the ratio finite and accurate near
+        ``a = 1``. Otherwise (large ``a``, e.g. a concentrated drop-out probability) the
+        bracket divided by ``a-1`` is expanded as ``(1-z)^(r+x) sum_k z^k (r+x)_k / k! *
+        (1 - (b+x)_k / (a+b+x-1)_k) / (a-1)``: positive terms, no cancellation, the series
+        length growing with ``r + x`` only (see :func:`log_series`).
         """
         r, alpha, a, b = self.r_, self.alpha_, self.a_, self.b_
+        t, x, t_obs = np.broadcast_arrays(t, x, t_obs)
         z = t / (alpha + t_obs + t)
-        bb = a - 1.0
-        s = hyp2f1_tail(a + b - 1.0 - r, bb, a + b + x - 1.0, z)
-        v = np.log1p(-z) + s * log1p_over(bb * s)  # = log((1-z)^(a-1) F') / (a-1)
-        return (a + b + x - 1.0) * (-expm1_over(bb * v) * v)
+        log1mz = np.log1p(-z)
+        c = a + b + x - 1.0
+        p1 = _use_a_form(a, r + x, log1mz) | (c <= 0)
+        out = np.empty(z.shape)
+        if p1.any():
+            zp, bb = z[p1], a - 1.0
+            s = hyp2f1_tail(a + b - 1.0 - r, bb, c[p1], zp)
+            v = log1mz[p1] + s * log1p_over(bb * s)  # = log((1-z)^(a-1) F') / (a-1)
+            out[p1] = c[p1] * (-expm1_over(bb * v) * v)
+        p2 = ~p1
+        if p2.any():
+            n = r + x[p2]
+            log_sum = log_series(n, 1.0, 1.0, z[p2], weight=(b + x[p2], a - 1.0))
+            out[p2] = c[p2] * np.exp(n * log1mz[p2] + log_sum)
+        return out
+
+
+def _use_a_form(a: float, n: FloatArray, log1mz: FloatArray) -> npt.NDArray[np.bool_]:
+    """Where the series in ``a`` is the one to sum: its length ~ ``a z / (1-z)`` is at most
+    that of the series in ``n = r + x`` and its terms (up to ``(1-z)^-a``) cannot overflow."""
+    return (a <= n) & (a * -log1mz < 300.0)

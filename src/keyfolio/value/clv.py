@@ -167,18 +167,18 @@ def _model_path(
     x, tx, t_obs = (s[c].to_numpy(float) for c in ("frequency", "recency", "T"))
     p_alive = bg.p_alive(x, tx, t_obs)
     (xu, tu), inverse = factorize_rows([x, t_obs])  # the steps depend on (x, T) only
-    prev = np.zeros(len(xu))
-    orders_pv = np.zeros(len(xu))
-    alive_pv = np.zeros(len(xu))
-    for y, d in zip(years, disc, strict=True):
-        t = y * DAYS_PER_YEAR / unit
-        cum = bg.expected_purchases_if_active(t, xu, tu)
-        orders_pv += (cum - prev) * d
-        alive_pv += bg.survival_if_active(t, xu, tu) * d
-        prev = cum
+    # all steps of all distinct (x, T) rows in one vectorised call: shape (steps, rows)
+    t_grid = np.broadcast_to((years * DAYS_PER_YEAR / unit)[:, None], (len(years), len(xu)))
+    xs, ts = np.broadcast_to(xu, t_grid.shape), np.broadcast_to(tu, t_grid.shape)
+    cum = bg.expected_purchases_if_active(t_grid.ravel(), xs.ravel(), ts.ravel())
+    cum = cum.reshape(t_grid.shape)
+    surv = bg.survival_if_active(t_grid.ravel(), xs.ravel(), ts.ravel()).reshape(t_grid.shape)
+    steps = np.diff(cum, axis=0, prepend=0.0)
+    orders_pv = np.einsum("k,kn->n", disc, steps)  # no BLAS (see _math.dot)
+    alive_pv = np.einsum("k,kn->n", disc, surv)
     return {
         "p_alive": p_alive,
-        "expected_orders": prev[inverse] * p_alive,
+        "expected_orders": cum[-1][inverse] * p_alive,
         "expected_orders_discounted": orders_pv[inverse] * p_alive,
         "margin_per_order": margin_per_order(models, x, s["monetary_margin"].to_numpy(float)),
         "alive_pv": alive_pv[inverse] * p_alive * dy,  # Σ_k Δy P_k δ_k
