@@ -1,0 +1,114 @@
+"""The report that communicates the key-account definition: HTML, PDF and XLSX.
+
+Generated from a run folder alone (``portfolio.parquet``, ``run.json`` and the run's side
+tables), plus the workspace's previous run (changes) and its data tables (data notes, team),
+so an old run can always be re-rendered::
+
+    from keyfolio.report import build_report
+    path = build_report(Workspace.open("ws"), fmt="html")   # runs/<run_id>/report.html
+
+Sections, in order: the definition, the portfolio at a glance, where the profit comes from,
+the KAM matrix, the key-account list with detail blocks, changes since the previous run,
+contested accounts and reconciliation, workload, data notes. A section whose inputs are
+missing says so in one line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from keyfolio.errors import KeyfolioError
+from keyfolio.report.data import ReportData, load_run
+from keyfolio.report.model import Report
+from keyfolio.workspace import Workspace
+
+Format = Literal["html", "pdf", "xlsx"]
+FORMATS: tuple[str, ...] = ("html", "pdf", "xlsx")
+
+__all__ = ["FORMATS", "Report", "ReportData", "build_model", "build_report", "load_run"]
+
+
+def build_model(data: ReportData) -> Report:
+    """The report's sections, in order, from the loaded run."""
+    from keyfolio.report import lists, overview
+    from keyfolio.report.fmt import num
+
+    diff = lists.changes_frame(data)
+    sections = [
+        overview.definition_section(data),
+        overview.glance_section(data),
+        overview.profit_section(data),
+        overview.matrix_section(data),
+        lists.key_list_section(data),
+        lists.changes_section(data, diff),
+        lists.contested_section(data),
+        lists.workload_section(data),
+        lists.data_notes_section(data),
+    ]
+    m = data.meta
+    meta = [
+        ("Run", data.run_id),
+        ("Data up to", str(m.get("as_of") or "—")),
+        ("Accounts", num(len(data.selectable))),
+        ("Key accounts", num(len(data.key))),
+        ("Currency", data.currency),
+        ("Policy", str((m.get("policy") or {}).get("sha256", ""))[:12]),
+    ]
+    return Report(
+        title="Key accounts: the definition and the list",
+        subtitle=f"{data.run_dir.parent.parent.name}: what makes an account key here, which "
+        "accounts are, and why",
+        run_id=data.run_id,
+        sections=sections,
+        meta=meta,
+    )
+
+
+def _resolve(ws: Workspace | Path | str, run_id: str | None) -> Path:
+    if isinstance(ws, Workspace):
+        return ws.run_dir(run_id)
+    path = Path(ws)
+    if (path / "run.json").is_file() and run_id is None:
+        return path  # a run folder given directly
+    return Workspace.open(path).run_dir(run_id)
+
+
+def build_report(
+    ws: Workspace | Path | str,
+    run_id: str | None = None,
+    fmt: str = "html",
+    out: Path | str | None = None,
+) -> Path:
+    """Write the report of a run (the latest by default) as HTML, PDF or XLSX.
+
+    ``ws`` is a workspace (or its folder, or a run folder). The default output is
+    ``runs/<run_id>/report.<fmt>``. Returns the path written.
+    """
+    if fmt not in FORMATS:
+        raise KeyfolioError(f"unknown report format {fmt!r}; expected one of html, pdf, xlsx")
+    run_dir = _resolve(ws, run_id)
+    target = Path(out) if out is not None else run_dir / f"report.{fmt}"
+    if target.is_dir():
+        target = target / f"report-{run_dir.name}.{fmt}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "xlsx":
+        from keyfolio.report.xlsx import write_xlsx
+
+        write_xlsx(load_run(run_dir, contributions_for_key_only=True), target)
+        return target
+    data = load_run(run_dir)
+    report = build_model(data)
+    from keyfolio.report.html import render_html
+
+    text = render_html(report)
+    if fmt == "html":
+        from keyfolio.workspace import atomic_write_text
+
+        atomic_write_text(target, text)
+        target.chmod(0o644)  # a document to share, not a secret
+        return target
+    from keyfolio.report.pdf import html_to_pdf
+
+    html_to_pdf(text, target, run_id=data.run_id)
+    return target
