@@ -312,3 +312,38 @@ def test_backtest_needs_enough_repeat_customers():
         backtest(_lines(LINES), holdout_months=2)
     with pytest.raises(ModelError, match="holdout_months"):
         backtest(_lines(LINES), holdout_months=0)
+
+
+# ------------------------------------------------- regression: the bundled B2B demo
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    from keyfolio import pipeline
+    from keyfolio.sample import generate_workspace
+    from keyfolio.workspace import Workspace
+
+    root = tmp_path_factory.mktemp("demo") / "ws"
+    generate_workspace(root, accounts=2000, lines=200_000)
+    return Workspace.open(root), pipeline.run(Workspace.open(root))
+
+
+def test_demo_value_stage_is_finite_and_fast(demo_run):
+    # B2B accounts order often: the BG/NBD fit gives a, b ~ 1e8..1e11 (p ~ 0.002 per order)
+    _, result = demo_run
+    p = result.portfolio
+    modelled = p["clv_method"] == "bgnbd_gg"
+    assert modelled.sum() > 1500
+    assert np.all(np.isfinite(p["clv"])) and np.all(np.isfinite(p["p_alive"]))
+    assert p["p_alive"].between(0, 1).all()
+    bg = result.extras["value_models"]["bgnbd"]
+    assert all(np.isfinite(v) for v in bg.values()) and bg["a"] > 1e3  # the hard regime
+    assert result.meta["timings_s"]["value"] < 10.0  # ~0.5 s; it used to fail or take ~30 s
+
+
+def test_demo_backtest_runs(demo_run):
+    from keyfolio.cli_value import clv_check
+
+    ws, _ = demo_run
+    r = clv_check(ws, holdout_months=6)
+    assert np.all(np.isfinite(r.accounts["predicted_orders"]))
+    assert r.calibration["accounts"].sum() == r.n_accounts == len(r.accounts)
+    assert abs(r.predicted_orders / r.actual_orders - 1) < 0.3

@@ -323,3 +323,92 @@ def test_long_horizon_for_a_new_customer_matches_quadrature(a):
     pts = [1e-4, 1e-3, 1e-2, 0.1]
     surv, _ = integrate.quad(f, 0, 1, points=pts, limit=500, epsabs=0, epsrel=1e-12)
     assert m.survival_if_active(t, [x], [t_obs])[0] == pytest.approx(surv, rel=1e-9)
+
+
+# ------------------------------------ concentrated drop-out (B2B demo: a, b very large)
+DEMO_BG = {"r": 10.89, "alpha": 49.85, "a": 1.432e8, "b": 7.2e10}  # fit on the 2,000-account demo
+
+
+def _posterior_quadrature(m, t, x, t_obs):
+    """(E[X(t) | active], P(no drop-out in t | active)) by quadrature over p ~ Beta(a, b+x).
+
+    The density is normalised numerically (betaln loses ~1e-4 at arguments ~1e10) and the
+    range is cut at 40 standard deviations of the (very concentrated) posterior of p."""
+    a, bx, n, u = m.a_, m.b_ + x, m.r_ + x, t / (m.alpha_ + t_obs)
+    mode = (a - 1) / (a + bx - 2)
+    ref = (a - 1) * np.log(mode) + (bx - 1) * np.log1p(-mode)
+
+    def dens(p):
+        return np.exp((a - 1) * np.log(p) + (bx - 1) * np.log1p(-p) - ref)
+
+    mean = a / (a + bx)
+    sd = np.sqrt(mean * (1 - mean) / (a + bx + 1))
+    lo, hi = max(0.0, mean - 40 * sd), min(1.0, mean + 40 * sd)
+    opts = dict(points=[mean - sd, mean, mean + sd], limit=200, epsabs=0, epsrel=1e-10)
+    norm = integrate.quad(dens, lo, hi, **opts)[0]
+    e = integrate.quad(lambda p: dens(p) * -np.expm1(-n * np.log1p(p * u)) / p, lo, hi, **opts)
+    s = integrate.quad(lambda p: dens(p) * np.exp(-n * np.log1p(p * u)), lo, hi, **opts)
+    return e[0] / norm, s[0] / norm
+
+
+@pytest.mark.filterwarnings("ignore::scipy.integrate.IntegrationWarning")
+@pytest.mark.parametrize("params", [DEMO_BG, {"r": 10.6, "alpha": 49.0, "a": 4.2e5, "b": 2.1e8}])
+@pytest.mark.parametrize("x", [0.0, 1.0, 30.0, 300.0, 3000.0])
+def test_concentrated_dropout_matches_quadrature_on_long_horizons(params, x):
+    # the old series in a needed ~a z / (1-z) terms (1e7+) and overflowed
+    m = fitted(**params)
+    for t_obs, t in ((156.0, 156.0), (20.0, 156.0), (150.0, 4.35), (156.0, 520.0)):
+        e_ref, s_ref = _posterior_quadrature(m, t, x, t_obs)
+        with np.errstate(all="raise"):
+            e = m.expected_purchases_if_active(t, [x], [t_obs])[0]
+            s = m.survival_if_active(t, [x], [t_obs])[0]
+        assert e == pytest.approx(e_ref, rel=1e-9), (t_obs, t)
+        assert s == pytest.approx(s_ref, rel=1e-9), (t_obs, t)
+
+
+def test_both_series_forms_agree_where_both_apply(monkeypatch):
+    from keyfolio.value import bgnbd
+
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 80, 200).astype(float)
+    t_obs, t = rng.uniform(5, 150, 200), rng.uniform(0, 200, 200)
+    for _ in range(10):
+        r, alpha, a, b = np.exp(rng.uniform(-2, 3, 4))
+        if a + b < 1.1:
+            continue
+        m = fitted(r, alpha, a, b)
+        got = []
+        for use_a in (True, False):
+            monkeypatch.setattr(
+                bgnbd, "_use_a_form", lambda a_, n, lz, f=use_a: np.full(np.shape(n), f)
+            )
+            got.append((m._alive_expectation(t, x, t_obs), m._log_survival_active(t, x, t_obs)))
+        np.testing.assert_allclose(got[0][0], got[1][0], rtol=1e-11)
+        np.testing.assert_allclose(got[0][1], got[1][1], rtol=1e-11, atol=1e-11)
+
+
+def test_heavy_b2b_buyers_with_demo_parameters_are_finite_and_fast():
+    import time
+
+    m = fitted(**DEMO_BG)
+    rng = np.random.default_rng(1)
+    x = rng.integers(300, 3001, 2000).astype(float)
+    t_obs = rng.uniform(150.0, 157.0, 2000)
+    tx = t_obs - rng.exponential(2.0, 2000).clip(0, 100)
+    tt = np.repeat(np.arange(1, 37) * 365.25 / 12 / 7, 2000)  # 36 monthly steps, 3 years
+    start = time.perf_counter()
+    with np.errstate(all="raise"):
+        e = m.expected_purchases_if_active(tt, np.tile(x, 36), np.tile(t_obs, 36))
+        s = m.survival_if_active(tt, np.tile(x, 36), np.tile(t_obs, 36))
+        pa = m.p_alive(x, tx, t_obs)
+    assert time.perf_counter() - start < 10.0  # ~0.5 s; the old series never finished
+    assert np.all(np.isfinite(e) & (e > 0)) and np.all(np.isfinite(s) & (s > 0) & (s <= 1))
+    assert np.all(np.isfinite(pa) & (pa >= 0) & (pa <= 1))
+    # an active buyer orders at its posterior rate (r+x)/(alpha+T) until it drops out, which
+    # takes ~1/p = (a+b+x-1)/(a-1) ~ 503 orders (p ~ 0.002 per order)
+    e3 = e.reshape(36, 2000)[-1]
+    rate = (m.r_ + x) / (m.alpha_ + t_obs) * 36 * 365.25 / 12 / 7
+    cap = (m.a_ + m.b_ + x - 1) / (m.a_ - 1)
+    assert np.all(e3 < np.minimum(rate, cap)) and np.all(e3 > 0.5 * np.minimum(rate, cap))
+    assert np.all(np.diff(e.reshape(36, 2000), axis=0) > 0)
+    assert np.all(np.diff(s.reshape(36, 2000), axis=0) < 0)
