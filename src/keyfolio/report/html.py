@@ -20,6 +20,12 @@ import jinja2
 import keyfolio
 from keyfolio.report.model import Report
 
+# Free-text columns whose cells may break anywhere (a long name must not widen the page).
+WRAP = frozenset(
+    {"name", "reasons", "why", "why not key", "why key", "named by", "warning", "condition",
+     "account", "source", "scale", "what it means", "recommended strategy", "lists"}
+)  # fmt: skip
+
 
 @cache
 def _env() -> jinja2.Environment:
@@ -32,6 +38,7 @@ def _env() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.globals["kind"] = lambda obj: type(obj).__name__.lower()
+    env.globals["wrap"] = WRAP
     return env
 
 

@@ -451,7 +451,7 @@ def workload_section(d: ReportData) -> Section:
         return s
     tiers = workload_by_tier(pf, policy)
     body = tiers[tiers["tier"] != "total"]
-    body = body[(body["key_accounts"] > 0) | body["tier"].isin(["large", "medium", "small"])]
+    body = body[body["hours_needed"] > 0]
     total = tiers[tiers["tier"] == "total"].iloc[0]
     cap = policy.selection.capacity_hours
     s.numbers.update(hours_needed=float(total["hours_needed"]), capacity_hours=cap)

@@ -554,7 +554,7 @@ def _losers_part(s: Section, d: ReportData, df: pd.DataFrame) -> None:
             ],
             rows,
             numeric={3, 4, 5, 6},
-            caption="The ten largest value destroyers",
+            caption=f"The {min(len(losers), 10)} largest value destroyers",
             note=f"showing 10 of {num(len(losers))}; all accounts are in the XLSX"
             if len(losers) > 10
             else "",
