@@ -91,7 +91,7 @@ def _merge_facts(base: pd.DataFrame, facts: Facts) -> pd.DataFrame:
         df = base.copy()
     for col in ("revenue", "cogs", "contribution_margin", "lines", "orders", "order_days",
                 "returns", "return_lines", "revenue_ttm", "margin_ttm", "revenue_prev",
-                "margin_prev"):  # fmt: skip
+                "margin_prev", "active_months_ttm"):  # fmt: skip
         if col not in df.columns:
             df[col] = 0.0
         df[col] = df[col].astype("float64").fillna(0.0)
@@ -198,6 +198,7 @@ def _roll_up_groups(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     family["_fam"] = fam_key[family.index]
     agg: dict[str, object] = {c: "sum" for c in sum_cols}
     agg |= {"first_order": "min", "last_order": "max", "years_active": "max"}
+    agg["active_months_ttm"] = "max"  # months are not additive across a group's members
     rolled = family.groupby("_fam").agg(agg)
     if "wallet_total_spend" in rolled:
         has_wallet = family.groupby("_fam")["wallet_total_spend"].apply(lambda s: s.notna().any())
@@ -216,7 +217,7 @@ def _roll_up_groups(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     return df, warnings
 
 
-def _ratios(df: pd.DataFrame) -> pd.DataFrame:
+def _ratios(df: pd.DataFrame, window_months: int) -> pd.DataFrame:
     rev = df["revenue"].astype("float64")
     df["cm_pct"] = np.where(rev > 0, df["contribution_margin"] / rev.where(rev > 0), np.nan)
     df["net_contribution"] = df["contribution_margin"] - df["cost_to_serve"]
@@ -225,6 +226,8 @@ def _ratios(df: pd.DataFrame) -> pd.DataFrame:
     prev = df["revenue_prev"]
     df["revenue_growth"] = np.where(prev > 0, df["revenue_ttm"] / prev.where(prev > 0) - 1, np.nan)
     df["revenue_cagr"] = _cagr(df)
+    # regular order flow: share of the months in the trailing window with at least one order
+    df["order_regularity"] = (df["active_months_ttm"] / float(window_months)).clip(upper=1.0)
     wallet = df["wallet_total_spend"]
     df["share_of_wallet"] = np.where(
         wallet > 0,
@@ -292,7 +295,11 @@ def whale_curve(portfolio: pd.DataFrame) -> pd.DataFrame:
 
 
 def compute_economics(
-    facts: Facts, *, accounts: pa.Table | None = None, wallet: pa.Table | None = None
+    facts: Facts,
+    *,
+    accounts: pa.Table | None = None,
+    wallet: pa.Table | None = None,
+    window_months: int = 12,
 ) -> Economics:
     base, warnings = _accounts_frame(accounts, facts)
     df = _merge_facts(base, facts)
@@ -306,7 +313,7 @@ def compute_economics(
     df = _merge_wallet(df, wallet)
     df, group_warnings = _roll_up_groups(df)
     warnings += group_warnings
-    df = _ratios(df)
+    df = _ratios(df, window_months)
     df = pareto(df)
     df["has_orders"] = df["orders"] > 0
     return Economics(portfolio=df, cost_by_activity=cost_long, warnings=warnings)

@@ -148,6 +148,7 @@ def yearly_facts(
         returns=(-lines.revenue).sum(where=is_return),
         return_lines=is_return.sum(),
         revenue_ttm=lines.revenue.sum(where=in_ttm),
+        active_months_ttm=d.month().nunique(where=in_ttm),
         margin_ttm=margin.sum(where=in_ttm),
         revenue_prev=lines.revenue.sum(where=in_prev),
         margin_prev=margin.sum(where=in_prev),
@@ -175,6 +176,7 @@ def _roll_up(yearly: pa.Table) -> pa.Table:
     sums = [
         "revenue", "cogs", "margin", "lines", "lines_without_cost", "orders", "order_days",
         "returns", "return_lines", "revenue_ttm", "margin_ttm", "revenue_prev", "margin_prev",
+        "active_months_ttm",
     ]  # fmt: skip
     sums += [c for c in yearly.column_names if c.startswith("revenue_w")]
     aggs: list[tuple[str, str]] = [(c, "sum") for c in sums]

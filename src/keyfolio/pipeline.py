@@ -117,7 +117,10 @@ def run(
     log.rows["facts"] = facts.accounts.num_rows
     with log.stage("economics", progress):
         econ = compute_economics(
-            facts, accounts=_optional(ws, "accounts"), wallet=_optional(ws, "wallet")
+            facts,
+            accounts=_optional(ws, "accounts"),
+            wallet=_optional(ws, "wallet"),
+            window_months=policy.growth.window_months,
         )
     log.rows["economics"] = len(econ.portfolio)
     with log.stage("segments", progress):

@@ -55,7 +55,7 @@ def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 _SHOW = ["account_id", "name", "size_tier", "revenue", "cm_pct", "cost_to_serve",
-         "net_contribution", "revenue_growth"]  # fmt: skip
+         "net_contribution", "revenue_growth", "revenue_cagr"]  # fmt: skip
 
 
 def value_destroyers(portfolio: pd.DataFrame, n: int = 10) -> pd.DataFrame:
@@ -67,24 +67,22 @@ def diamonds(portfolio: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     """Modest revenue, high net contribution, growing.
 
     Candidates: outside the biggest 10% of accounts by revenue, making money after
-    cost-to-serve (net contribution above the median of those that do) and growing. They
-    are ranked by the mean of two percentile ranks: net contribution per unit of revenue
-    and revenue growth.
+    cost-to-serve and growing (compound annual growth over the years available, else the
+    trailing-window growth). They are ranked by the sum of three percentile ranks: net
+    contribution, net contribution per unit of revenue, and growth.
     """
     p = portfolio[portfolio["selectable"].astype(bool)]
     big = p["revenue"].quantile(0.90) if len(p) else 0.0
-    earners = p[p["net_contribution"] > 0]
-    floor = earners["net_contribution"].median() if len(earners) else 0.0
-    cand = p[
-        (p["revenue"] < big)
-        & (p["net_contribution"] >= floor)
-        & (p["net_contribution"] > 0)
-        & (p["revenue_growth"].fillna(-1) > 0)
-    ]
+    growth = p["revenue_cagr"].fillna(p["revenue_growth"])
+    cand = p[(p["revenue"] < big) & (p["net_contribution"] > 0) & (growth.fillna(-1) > 0)]
     if cand.empty:
         return cand[_SHOW].reset_index(drop=True)
-    score = cand["net_pct"].rank(pct=True) + cand["revenue_growth"].rank(pct=True)
-    order = score.sort_values(ascending=False).index
+    score = (
+        cand["net_contribution"].rank(pct=True)
+        + cand["net_pct"].rank(pct=True)
+        + growth[cand.index].rank(pct=True)
+    )
+    order = score.sort_values(ascending=False, kind="stable").index
     return cand.loc[order].head(n)[_SHOW].reset_index(drop=True)
 
 

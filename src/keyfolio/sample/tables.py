@@ -156,7 +156,7 @@ def assessments_table(
     buyers = np.flatnonzero(acc.n_lines > 0)
     k = int(min(400, max(10, round(0.15 * acc.n)), len(buyers)))
     top = buyers[np.argsort(-stats.revenue[buyers], kind="stable")[:k]]
-    top = np.union1d(top, np.flatnonzero(acc.destroyer))
+    top = np.union1d(top, np.flatnonzero(acc.destroyer | acc.diamond))
     n_c = len(nm.CRITERIA)
     latent = 3.0 + rng.normal(0, 0.8, (len(top), n_c))
     size = 1 - acc.frac[top]
@@ -166,6 +166,12 @@ def assessments_table(
     latent[:, col["brand_value"]] += 1.4 * acc.leader[top]
     latent[:, col["aligned_strategy"]] += 0.5 * acc.leader[top]
     latent[:, col["business_stability"]] -= 1.2 * acc.churned[top]
+    # the people who know the diamonds see their potential
+    g = acc.diamond[top]
+    latent[:, col["cross_sell"]] += 1.4 * g
+    latent[:, col["aligned_strategy"]] += 1.2 * g
+    latent[:, col["adjacent_markets"]] += 0.8 * g
+    latent[:, col["business_stability"]] += 0.6 * g
     hq = np.isin(top, acc.parent)
     latent[:, col["global_position"]] += 1.3 * hq + 0.5 * acc.leader[top] - 0.4
     latent[:, col["adjacent_markets"]] += 0.6 * hq
