@@ -191,7 +191,11 @@ def _roll_up_groups(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
             df[f"own_{col}"] = df[f"own_{col}"].fillna(0.0)
         df["is_group"] = df["is_group"].fillna(False).astype(bool)
         df["in_group"] = df["in_group"].fillna(False).astype(bool)
-    sum_cols = [c for c in df.columns if c in SUM_COLUMNS or c.startswith(("cts_", "revenue_w"))]
+    sum_cols = [
+        c
+        for c in df.columns
+        if c in SUM_COLUMNS or c == "margin_since" or c.startswith(("cts_", "revenue_w"))
+    ]
     head_mask = df["account_id"].isin(heads)
     fam_key = df["group_id"].fillna(df["account_id"])
     family = df[head_mask | df["in_group"]].copy()

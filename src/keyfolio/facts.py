@@ -35,6 +35,8 @@ class Facts:
     """What the facts stage hands to the economics stage (all Arrow, small)."""
 
     as_of: dt.date | None
+    first: dt.date | None  # first order date in the data
+    since: dt.date | None  # the previous run's as_of, when margin_since was computed
     yearly: pa.Table  # account_id, year, revenue, cogs, margin, lines, orders, ... per year
     accounts: pa.Table  # per account: revenue, cogs, margin, orders, first/last order, ttm...
     costs: pa.Table  # account_id, activity, amount (cost-to-serve per activity)
@@ -119,14 +121,19 @@ def order_lines(con: Any, ws: Workspace) -> tuple[ir.Table, list[str]]:
 
 
 def yearly_facts(
-    lines: ir.Table, as_of: dt.date, window_months: int, n_windows: int = 1
+    lines: ir.Table,
+    as_of: dt.date,
+    window_months: int,
+    n_windows: int = 1,
+    since: dt.date | None = None,
 ) -> ir.Table:
     """One pass over the lines: facts per (account, calendar year).
 
     Besides the calendar-year sums it carries revenue in ``n_windows`` consecutive
     12-month windows ending at ``as_of`` (``revenue_w0`` = trailing 12 months), used for
     the compound annual growth rate, and the trailing/previous ``window_months`` windows
-    used for revenue growth.
+    used for revenue growth. With ``since`` (the previous run's last order date) it also
+    carries the margin made after it (``margin_since``, for return on customer).
     """
     d = lines.order_date
     ttm_start = _add_months(as_of, -window_months)
@@ -158,6 +165,7 @@ def yearly_facts(
             )
             for k in range(n_windows)
         },
+        **({"margin_since": margin.sum(where=d > since)} if since is not None else {}),
     )
 
 
@@ -178,7 +186,7 @@ def _roll_up(yearly: pa.Table) -> pa.Table:
         "returns", "return_lines", "revenue_ttm", "margin_ttm", "revenue_prev", "margin_prev",
         "active_months_ttm",
     ]  # fmt: skip
-    sums += [c for c in yearly.column_names if c.startswith("revenue_w")]
+    sums += [c for c in yearly.column_names if c.startswith("revenue_w") or c == "margin_since"]
     aggs: list[tuple[str, str]] = [(c, "sum") for c in sums]
     aggs += [("first_order", "min"), ("last_order", "max"), ("year", "count_distinct")]
     filled = yearly
@@ -252,8 +260,14 @@ def cost_to_serve(con: Any, ws: Workspace, policy: Policy) -> tuple[pa.Table, in
     return result, rows
 
 
-def compute_facts(ws: Workspace, policy: Policy, *, con: Any = None) -> Facts:
-    """Run the facts stage over a workspace's canonical tables."""
+def compute_facts(
+    ws: Workspace, policy: Policy, *, con: Any = None, since: dt.date | None = None
+) -> Facts:
+    """Run the facts stage over a workspace's canonical tables.
+
+    ``since``: the previous run's last order date; when given and earlier than this data's,
+    the margin made after it is computed per account (``margin_since``).
+    """
     con = con or connect()
     lines, warnings = order_lines(con, ws)
     bounds = con.to_pyarrow(
@@ -270,7 +284,9 @@ def compute_facts(ws: Workspace, policy: Policy, *, con: Any = None) -> Facts:
     else:
         assert first is not None
         n_windows = max(1, min(10, ((as_of - first).days + 1) // 365))
-        expr = yearly_facts(lines, as_of, policy.growth.window_months, n_windows)
+        if since is not None and since >= as_of:
+            since = None
+        expr = yearly_facts(lines, as_of, policy.growth.window_months, n_windows, since)
         yearly = con.to_pyarrow(expr.order_by(["account_id", "year"]))
         per_account = _roll_up(yearly)
         no_cost = pc.sum(per_account["lines_without_cost"]).as_py() or 0
@@ -286,6 +302,8 @@ def compute_facts(ws: Workspace, policy: Policy, *, con: Any = None) -> Facts:
             )
     return Facts(
         as_of=as_of,
+        first=first,
+        since=since if as_of is not None else None,
         yearly=yearly,
         accounts=per_account,
         costs=costs,

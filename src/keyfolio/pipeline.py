@@ -95,6 +95,15 @@ def new_run_id(ws: Workspace, now: dt.datetime | None = None) -> str:
     return run_id
 
 
+def _previous_as_of(ws: Workspace) -> dt.date | None:
+    """The last order date the previous run saw (for return on customer)."""
+    if not ws.runs():
+        return None
+    meta = json.loads((ws.run_dir() / "run.json").read_text(encoding="utf-8"))
+    as_of = meta.get("as_of")
+    return dt.date.fromisoformat(as_of) if as_of else None
+
+
 def _optional(ws: Workspace, table: str) -> pa.Table | None:
     return ws.read_table(table) if ws.has_table(table) else None
 
@@ -113,7 +122,7 @@ def run(
     manifest = input_manifest(ws)
     con = connect(threads)
     with log.stage("facts", progress):
-        facts = compute_facts(ws, policy, con=con)
+        facts = compute_facts(ws, policy, con=con, since=_previous_as_of(ws))
     log.rows["facts"] = facts.accounts.num_rows
     with log.stage("economics", progress):
         econ = compute_economics(

@@ -96,7 +96,57 @@ def value_stage(
     value = _roll_up_value(portfolio, value, policy, hours)
     for col in value.columns:
         portfolio[col] = value[col]
-    return portfolio, {"value_models": models}
+    extras: dict[str, Any] = {"value_models": models}
+    roc = _return_on_customer(ws, portfolio, facts, years)
+    if roc is not None:
+        extras["return_on_customer"] = roc
+    return portfolio, extras
+
+
+def _return_on_customer(
+    ws: Workspace, portfolio: pd.DataFrame, facts: Facts, data_years: float
+) -> dict[str, Any] | None:
+    """Return on customer (Peppers & Rogers) against the previous run, when there is one.
+
+    ROC = (cash flow in the period + change in customer equity) / equity at the start, with
+    customer equity = CLV. The period runs from the previous run's last order date to this
+    one's; its cash flow is the contribution margin made in it minus the cost-to-serve
+    pro-rated to its length. With the same data in both runs the period is empty and ROC is
+    the change in the estimate alone.
+    """
+    from keyfolio.value.clv import return_on_customer
+
+    if not ws.runs():
+        return None
+    prev_path = ws.run_dir() / "portfolio.parquet"
+    if not prev_path.is_file():
+        return None
+    prev = pd.read_parquet(prev_path, columns=None)
+    if "clv" not in prev.columns:
+        return None
+    sel = portfolio["selectable"].astype(bool)
+    cur = portfolio.loc[sel]
+    period_years = 0.0
+    margin = pd.Series(0.0, index=cur.index)
+    if facts.since is not None and facts.as_of is not None and "margin_since" in cur.columns:
+        period_years = (facts.as_of - facts.since).days / DAYS_PER_YEAR
+        margin = cur["margin_since"].astype(float).fillna(0.0)
+    cash = margin - cur["cost_to_serve"].astype(float) / data_years * period_years
+    ids = cur["account_id"].astype(str)
+    prev_sel = prev[prev.get("selectable", pd.Series(True, index=prev.index)).astype(bool)]
+    result = return_on_customer(
+        pd.DataFrame({"account_id": prev_sel["account_id"].astype(str), "clv": prev_sel["clv"]}),
+        pd.DataFrame({"account_id": ids, "clv": cur["clv"].astype(float)}),
+        pd.DataFrame({"account_id": ids, "net_contribution": cash}),
+    )
+    roc = result.per_account.set_index("account_id")["roc"]
+    portfolio["return_on_customer"] = portfolio["account_id"].astype(str).map(roc)
+    return {
+        "previous_run": ws.run_dir().name,
+        "period": [str(facts.since) if facts.since else None, str(facts.as_of)],
+        "period_years": period_years,
+        "portfolio_roc": result.portfolio,
+    }
 
 
 def _roll_up_value(

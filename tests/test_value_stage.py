@@ -1,0 +1,64 @@
+"""The value stage inside the pipeline: CLV per account and group, return on customer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from keyfolio.pipeline import run
+from keyfolio.sample import generate_workspace
+from keyfolio.workspace import Workspace
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    root = tmp_path_factory.mktemp("value") / "ws"
+    generate_workspace(root, accounts=300, lines=30_000)
+    ws = Workspace.open(root)
+    full = pq.read_table(ws.table_path("order_lines"))
+    cutoff = dt.date(2026, 3, 31)
+    early = full.filter(pc.less_equal(full["order_date"], cutoff))
+    ws.write_tables({"order_lines": early})
+    first = run(ws, robustness_draws=20)
+    ws.write_tables({"order_lines": full})
+    second = run(ws, robustness_draws=20)
+    return ws, first, second, cutoff
+
+
+def test_value_columns_are_filled(two_runs) -> None:  # type: ignore[no-untyped-def]
+    _, _, second, _ = two_runs
+    p = second.portfolio
+    buyers = p["has_orders"].astype(bool)
+    for col in ("clv", "p_alive", "roci"):
+        assert np.isfinite(p.loc[buyers, col].astype(float)).all(), col
+    assert set(p["clv_method"].dropna()) <= {
+        "bgnbd_gg", "bgnbd_observed_margin", "retention", "group sum",
+    }  # fmt: skip
+    # a group's value is its family's
+    heads = p[p["is_group"].astype(bool)]
+    assert len(heads)
+    head = heads.iloc[0]
+    family = p[(p["group_id"] == head["account_id"]) | (p["account_id"] == head["account_id"])]
+    assert head["clv_method"] == "group sum"
+    assert head["p_alive"] == pytest.approx(family["p_alive"].max())
+
+
+def test_return_on_customer_between_runs(two_runs) -> None:  # type: ignore[no-untyped-def]
+    ws, first, second, cutoff = two_runs
+    roc = json.loads((second.run_dir / "return_on_customer.json").read_text())
+    assert roc["previous_run"] == first.run_id
+    assert roc["period"] == [str(cutoff), "2026-09-30"]
+    assert roc["period_years"] == pytest.approx(183 / 365.25)
+    a = first.portfolio.set_index("account_id")
+    b = second.portfolio.set_index("account_id")
+    acc = b.index[(b["selectable"]) & (b["clv"] > 0) & (b["margin_since"].fillna(0) > 0)][0]
+    years = max(1.0, (dt.date(2026, 9, 30) - b["first_order"].min().date()).days / 365.25)
+    cash = b.loc[acc, "margin_since"] - b.loc[acc, "cost_to_serve"] / years * roc["period_years"]
+    expected = (cash + b.loc[acc, "clv"] - a.loc[acc, "clv"]) / a.loc[acc, "clv"]
+    assert b.loc[acc, "return_on_customer"] == pytest.approx(expected)
