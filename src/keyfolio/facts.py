@@ -16,12 +16,14 @@ from __future__ import annotations
 import datetime as dt
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from keyfolio.errors import PolicyError, WorkspaceError
 from keyfolio.policy import Policy
@@ -42,6 +44,38 @@ class Facts:
     costs: pa.Table  # account_id, activity, amount (cost-to-serve per activity)
     warnings: list[str] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ColumnStats:
+    rows: int
+    nulls: int
+    min: Any
+    max: Any
+
+
+def column_stats(path: Path, column: str) -> ColumnStats | None:
+    """Row count, nulls, min and max of a column from a Parquet footer (None if unknown)."""
+    meta = pq.read_metadata(path)
+    try:
+        idx = meta.schema.to_arrow_schema().get_field_index(column)
+    except Exception:  # pragma: no cover - unreadable schema
+        return None
+    if idx < 0:
+        return None
+    nulls, lo, hi = 0, None, None
+    for g in range(meta.num_row_groups):
+        st = meta.row_group(g).column(idx).statistics
+        if st is None or not st.has_null_count:
+            return None
+        nulls += st.null_count
+        if meta.row_group(g).num_rows == st.null_count:
+            continue
+        if not st.has_min_max:
+            return None
+        lo = st.min if lo is None or st.min < lo else lo
+        hi = st.max if hi is None or st.max > hi else hi
+    return ColumnStats(meta.num_rows, nulls, lo, hi)
 
 
 def connect(threads: int | None = None) -> Any:
@@ -70,10 +104,15 @@ def order_lines(con: Any, ws: Workspace) -> tuple[ir.Table, list[str]]:
     has_orders = ws.has_table("orders")
     needs_header = not {"account_id", "order_date"} <= set(lines.columns)
     if not needs_header and has_orders and "order_id" in lines.columns:
-        nulls = lines.aggregate(
-            n=(lines.account_id.isnull() | lines.order_date.isnull()).sum()
-        ).to_pyarrow()
-        needs_header = bool(nulls["n"][0].as_py())
+        path = ws.table_path("order_lines")
+        stats = [column_stats(path, c) for c in ("account_id", "order_date")]
+        if all(st is not None for st in stats):  # the Parquet footer knows: no scan needed
+            needs_header = any(st is not None and st.nulls > 0 for st in stats)
+        else:
+            nulls = lines.aggregate(
+                n=(lines.account_id.isnull() | lines.order_date.isnull()).sum()
+            ).to_pyarrow()
+            needs_header = bool(nulls["n"][0].as_py())
     if needs_header:
         if not has_orders or "order_id" not in lines.columns:
             raise WorkspaceError(
@@ -260,6 +299,18 @@ def cost_to_serve(con: Any, ws: Workspace, policy: Policy) -> tuple[pa.Table, in
     return result, rows
 
 
+def _bounds(con: Any, ws: Workspace, lines: ir.Table) -> tuple[int, Any, Any]:
+    """Number of lines, first and last order date: from the Parquet footer when the lines
+    carry their own complete order_date, else by one aggregation."""
+    st = column_stats(ws.table_path("order_lines"), "order_date")
+    if st is not None and st.nulls == 0:  # the lines carry every order date themselves
+        return st.rows, st.min, st.max
+    b = con.to_pyarrow(
+        lines.aggregate(n=lines.count(), first=lines.order_date.min(), last=lines.order_date.max())
+    )
+    return int(b["n"][0].as_py()), b["first"][0].as_py(), b["last"][0].as_py()
+
+
 def compute_facts(
     ws: Workspace, policy: Policy, *, con: Any = None, since: dt.date | None = None
 ) -> Facts:
@@ -270,12 +321,7 @@ def compute_facts(
     """
     con = con or connect()
     lines, warnings = order_lines(con, ws)
-    bounds = con.to_pyarrow(
-        lines.aggregate(n=lines.count(), first=lines.order_date.min(), last=lines.order_date.max())
-    )
-    n_lines = int(bounds["n"][0].as_py())
-    as_of: dt.date | None = bounds["last"][0].as_py()
-    first: dt.date | None = bounds["first"][0].as_py()
+    n_lines, first, as_of = _bounds(con, ws, lines)
     costs, cost_rows = cost_to_serve(con, ws, policy)
     if as_of is None:
         warnings.append("no order lines: every account has zero revenue")
