@@ -21,7 +21,6 @@ Prints a table with seconds, the ratio to the SQL floor and peak memory.
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import textwrap
