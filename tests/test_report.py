@@ -26,9 +26,7 @@ from keyfolio.sample import generate_workspace
 from keyfolio.selection.reconcile import reconcile
 from keyfolio.workspace import Workspace
 
-# 300 accounts / 20,000 lines is the intended size; the value stage currently needs a minute
-# for it (pending CLV fix), so the module uses a smaller sample to stay well under a minute.
-ACCOUNTS, LINES = 200, 12_000
+ACCOUNTS, LINES = 300, 20_000
 FORMULA = '=HYPERLINK("http://x","y")'
 SCRIPT = "<script>alert(1)</script>"
 IMG = '<img src=x onerror="window.__xss=1">'
@@ -292,6 +290,14 @@ def test_browser_draws_every_chart_without_network(ws: Workspace, model) -> None
         drawn = page.evaluate("document.querySelectorAll('.js-plotly-plot').length")
         text = page.inner_text("#key-list")
         xss = page.evaluate("window.__xss === 1")
+        # clicking a key account's bubble opens its detail block
+        target = anchor(PLANTED["entered"])
+        page.evaluate(
+            "t => document.getElementById('chart-matrix')"
+            ".emit('plotly_click', {points: [{customdata: [t]}]})",
+            target,
+        )
+        page.wait_for_function("t => location.hash === '#' + t", arg=target)
         # as the PDF export lays it out: print CSS at the printed width
         page.set_viewport_size({"width": PRINT_WIDTH_PX, "height": 1000})
         page.emulate_media(media="print")

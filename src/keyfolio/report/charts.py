@@ -365,7 +365,9 @@ def matrix_chart(
     smax = float(size.max()) if len(size) and size.max() > 0 else 1.0
     sizeref = 2.0 * smax / (38.0**2)
     data = []
-    for decision in [*DECISION_STYLE, *sorted(set(points["decision"]) - set(DECISION_STYLE))]:
+    # drawn from "not key" to "selected", so key accounts sit on top of the crowd
+    order = [*DECISION_STYLE, *sorted(set(points["decision"]) - set(DECISION_STYLE))]
+    for decision in reversed(order):
         m = (points["decision"] == decision).to_numpy()
         if not m.any():
             continue
@@ -442,6 +444,13 @@ def matrix_chart(
             ],
             annotations=notes,
             hovermode="closest",
+            legend={
+                "orientation": "h",
+                "y": 1.0,
+                "x": 0,
+                "yanchor": "bottom",
+                "traceorder": "reversed",
+            },
             margin={"l": 70, "r": 20, "t": 40, "b": 55},
         ),
     }

@@ -28,6 +28,8 @@ from keyfolio.report.model import (
 MAX_CHANGES = 200
 MAX_CONTESTED = 100
 MAX_UNLISTED = 50
+MAX_FAILING = 100
+MAX_WARNINGS = 50
 MAX_MANAGERS = 40
 
 OPTIONAL_TABLES = {
@@ -396,7 +398,7 @@ def _reconciliation(s: Section, d: ReportData) -> None:
         assert fail is not None
         rows = [
             [str(r.account_id), text(r.name), num(r.n_lists), text(r.lists), text(r.reasons)]
-            for r in fail.itertuples()
+            for r in fail.head(MAX_FAILING).itertuples()
         ]
         s.items.append(
             Table(
@@ -404,6 +406,10 @@ def _reconciliation(s: Section, d: ReportData) -> None:
                 rows,
                 numeric={2},
                 wide=True,
+                note=f"showing the {MAX_FAILING} named by most lists, of {num(n_fail)}; all are "
+                "in the XLSX"
+                if n_fail > MAX_FAILING
+                else "",
             )
         )
     un = rec.get("unlisted")
@@ -625,7 +631,15 @@ def data_notes_section(d: ReportData) -> Section:
     s.numbers["warnings"] = warnings
     s.items.append(Heading("Warnings"))
     if warnings:
-        s.items.append(Table(["warning"], [[w] for w in warnings]))
+        s.items.append(
+            Table(
+                ["warning"],
+                [[w] for w in warnings[:MAX_WARNINGS]],
+                note=f"showing {MAX_WARNINGS} of {num(len(warnings))}; all are in run.json"
+                if len(warnings) > MAX_WARNINGS
+                else "",
+            )
+        )
     else:
         s.items.append(Para("The run raised no warnings."))
     s.items.append(Heading("Accounts excluded from selection"))
