@@ -240,8 +240,12 @@ def render_extras(result: RunResult, console: Console) -> None:
 
 def finish_demo(ws: Workspace, console: Console) -> None:
     """The last step of ``keyfolio demo``: say where the results are."""
+    from keyfolio.report import build_report
+
     run_dir = ws.run_dir()
+    report = build_report(ws)
     console.print(
+        f"\nReport: [bold]{report}[/]"
         f"\nResults: {run_dir}/portfolio.parquet (one row per account), run.json (how it was "
         f"made).\nNext: `keyfolio explain {ws.root} ACCOUNT`, "
         f"`keyfolio export {ws.root} --format xlsx` for the CRM."

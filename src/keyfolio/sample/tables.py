@@ -53,7 +53,9 @@ def plan_costs(acc: Accounts, stats: Stats, rates: dict[str, float], seed: int) 
     rated = np.array([a in rates and rates[a] > 0 for a in activities])
     rate = np.array([rates[a] if r else 1.0 for a, r in zip(activities, rated, strict=True)])
     rev = np.maximum(stats.revenue, 0.0)
-    frac_cts = np.clip(rng.lognormal(np.log(0.035), 0.6, n), 0.003, 0.15)
+    # small customers cost more to serve per unit of revenue (small orders, same handling),
+    # so the tail of the portfolio gives part of the profit back (the whale curve)
+    frac_cts = np.clip(rng.lognormal(np.log(0.04 + 0.4 * acc.frac**1.5), 0.6, n), 0.003, 0.9)
     total = rev * frac_cts
     d, g = acc.destroyer, acc.diamond
     margin_left = stats.revenue - stats.cogs - stats.freight
