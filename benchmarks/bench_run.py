@@ -47,6 +47,8 @@ yearly AS (
     sum(CAST(quantity < 0 AS INT)) AS return_lines,
     sum(revenue) FILTER (WHERE order_date > as_of - INTERVAL 12 MONTH) AS revenue_ttm,
     sum(revenue - cost) FILTER (WHERE order_date > as_of - INTERVAL 12 MONTH) AS margin_ttm,
+    bit_or(CAST(1 AS BIGINT) << ((year(order_date) * 12 + month(order_date)) % 12))
+      FILTER (WHERE order_date > as_of - INTERVAL 12 MONTH) AS months_ttm,
     sum(revenue) FILTER (WHERE order_date > as_of - INTERVAL 24 MONTH
                            AND order_date <= as_of - INTERVAL 12 MONTH) AS revenue_prev,
     sum(revenue - cost) FILTER (WHERE order_date > as_of - INTERVAL 24 MONTH
@@ -59,7 +61,7 @@ SELECT account_id, sum(revenue) revenue, sum(cogs) cogs, sum(margin) margin, sum
   sum(orders) orders, sum(order_days) order_days, min(first_order) first_order,
   max(last_order) last_order, sum(returns) returns, sum(revenue_ttm) revenue_ttm,
   sum(margin_ttm) margin_ttm, sum(revenue_prev) revenue_prev, sum(margin_prev) margin_prev,
-  sum(revenue_w2) revenue_w2, count(*) AS n_years
+  sum(revenue_w2) revenue_w2, count(*) AS n_years, bit_count(bit_or(months_ttm)) AS months
 FROM yearly GROUP BY account_id
 """
 
