@@ -22,7 +22,6 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -225,36 +224,34 @@ def _add_months(d: dt.date, months: int) -> dt.date:
     return dt.date(y, m, day)
 
 
-def _roll_up(yearly: pa.Table) -> pa.Table:
-    """Per-account facts from the (account, year) table (small: accounts x years)."""
-    sums = [
-        "revenue", "cogs", "margin", "lines", "lines_without_cost", "orders", "order_days",
-        "returns", "return_lines", "revenue_ttm", "margin_ttm", "revenue_prev", "margin_prev",
-    ]  # fmt: skip
-    sums += [c for c in yearly.column_names if c.startswith("revenue_w") or c == "margin_since"]
-    aggs: list[tuple[str, str]] = [(c, "sum") for c in sums]
-    aggs += [("first_order", "min"), ("last_order", "max"), ("year", "count_distinct")]
-    filled = yearly
-    for c in sums:
-        i = filled.schema.get_field_index(c)
-        filled = filled.set_column(i, c, pc.fill_null(filled[c], 0))
-    grouped = filled.group_by("account_id").aggregate(aggs)
-    names = {f"{c}_sum": c for c in sums}
-    names |= {"first_order_min": "first_order", "last_order_max": "last_order"}
-    names["year_count_distinct"] = "years_active"
-    grouped = grouped.rename_columns([names.get(n, n) for n in grouped.column_names])
-    return grouped.append_column("active_months_ttm", _active_months(yearly, grouped))
+_SUMS = [
+    "revenue", "cogs", "margin", "lines", "lines_without_cost", "orders", "order_days",
+    "returns", "return_lines", "revenue_ttm", "margin_ttm", "revenue_prev", "margin_prev",
+]  # fmt: skip
 
 
-def _active_months(yearly: pa.Table, accounts: pa.Table) -> pa.Array:
-    """Months with orders in the trailing window: OR of the yearly bit masks, popcount."""
-    ids = yearly["account_id"].combine_chunks()
-    masks = pc.fill_null(yearly["active_months_mask"], 0).to_numpy().astype(np.int64)
-    codes, uniques = pd.factorize(ids.to_numpy(zero_copy_only=False))
-    merged = np.zeros(len(uniques), dtype=np.int64)
-    np.bitwise_or.at(merged, codes, masks)
-    pos = pd.Index(uniques).get_indexer(accounts["account_id"].to_numpy(zero_copy_only=False))
-    return pa.array(np.bitwise_count(merged[pos]).astype(np.float64))
+def roll_up(yearly: ir.Table) -> ir.Table:
+    """Per-account facts from the (account, year) facts (small: accounts x years).
+
+    Orders and order days add up across years (an order has one date); the months with
+    orders in the trailing window are the OR of the yearly bit masks (counted afterwards).
+    """
+    sums = _SUMS + [c for c in yearly.columns if c.startswith("revenue_w") or c == "margin_since"]
+    return yearly.group_by("account_id").aggregate(
+        **{c: ibis.coalesce(yearly[c].sum(), 0) for c in sums},
+        first_order=yearly.first_order.min(),
+        last_order=yearly.last_order.max(),
+        years_active=yearly.year.nunique(),
+        active_months_mask=yearly.active_months_mask.bit_or(),
+    )
+
+
+def _count_months(per_account: pa.Table) -> pa.Table:
+    """Replace the month bit mask by the number of months it holds."""
+    masks = pc.fill_null(per_account["active_months_mask"], 0).to_numpy().astype(np.int64)
+    i = per_account.schema.get_field_index("active_months_mask")
+    months = pa.array(np.bitwise_count(masks).astype(np.float64))
+    return per_account.set_column(i, "active_months_ttm", months)
 
 
 def cost_to_serve(con: Any, ws: Workspace, policy: Policy) -> tuple[pa.Table, int]:
@@ -317,6 +314,12 @@ def cost_to_serve(con: Any, ws: Workspace, policy: Policy) -> tuple[pa.Table, in
     return result, rows
 
 
+def _temp_name() -> str:
+    import uuid
+
+    return f"kf_yearly_{uuid.uuid4().hex[:8]}"
+
+
 def _bounds(con: Any, ws: Workspace, lines: ir.Table) -> tuple[int, Any, Any]:
     """Number of lines, first and last order date: from the Parquet footer when the lines
     carry their own complete order_date, else by one aggregation."""
@@ -351,8 +354,10 @@ def compute_facts(
         if since is not None and since >= as_of:
             since = None
         expr = yearly_facts(lines, as_of, policy.growth.window_months, n_windows, since)
-        yearly = con.to_pyarrow(expr.order_by(["account_id", "year"]))
-        per_account = _roll_up(yearly)
+        # materialise the one pass over the lines, then roll up in the engine
+        yearly_table = con.create_table(_temp_name(), expr, temp=True)
+        yearly = con.to_pyarrow(yearly_table)
+        per_account = _count_months(con.to_pyarrow(roll_up(yearly_table)))
         no_cost = pc.sum(per_account["lines_without_cost"]).as_py() or 0
         if no_cost == n_lines and n_lines > 0:
             warnings.append(
