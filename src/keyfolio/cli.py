@@ -45,6 +45,6 @@ def main() -> None:
 
 def _load_command_modules() -> None:
     import keyfolio.cli_core  # noqa: F401
-    import keyfolio.cli_selection  # noqa: F401
     import keyfolio.cli_report  # noqa: F401
+    import keyfolio.cli_selection  # noqa: F401
     import keyfolio.cli_value  # noqa: F401

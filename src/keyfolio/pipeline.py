@@ -9,7 +9,6 @@ Each stage reports the rows it produced.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import platform
 import time
@@ -28,7 +27,7 @@ from keyfolio.economics import Economics, compute_economics, whale_curve
 from keyfolio.facts import Facts, compute_facts, connect
 from keyfolio.policy import Policy, load_policy
 from keyfolio.segments import assign_size
-from keyfolio.workspace import Workspace, staged_dir
+from keyfolio.workspace import Workspace, file_sha256, staged_dir
 
 Progress = Callable[[str], None]
 
@@ -58,14 +57,6 @@ class RunResult:
     warnings: list[str]
     meta: dict[str, Any]
     extras: dict[str, Any] = field(default_factory=dict)
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def input_manifest(ws: Workspace) -> dict[str, dict[str, Any]]:

@@ -129,6 +129,17 @@ class Workspace:
             os.replace(tmp, final)
 
 
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MiB chunks."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write a text file via a temporary file and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from keyfolio.errors import ImportValidationError, KeyfolioError, Problem
+from keyfolio.workspace import file_sha256  # re-exported for the importer
 
 ROW = "__row"
 BATCH_ROWS = 65_536
@@ -321,16 +322,6 @@ def _open_parquet(path: Path) -> Source:
             yield pa.Table.from_batches([batch]).append_column(ROW, rows)
 
     return Source(path, names, batches())
-
-
-def file_sha256(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 __all__ = ["ROW", "ReadOptions", "Source", "decode_problem", "file_sha256", "open_source"]

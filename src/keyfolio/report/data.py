@@ -10,7 +10,6 @@ workspace's ``data/`` tables for the data notes and the ``team`` table (managers
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ import pyarrow.parquet as pq
 from keyfolio.errors import KeyfolioError, WorkspaceError
 from keyfolio.policy import Policy, parse_policy
 from keyfolio.schema import TABLE_NAMES
+from keyfolio.workspace import file_sha256
 
 OPTIONAL_FILES = (
     "contributions.parquet",
@@ -121,14 +121,6 @@ def _workspace_root(run_dir: Path) -> Path | None:
     return root if run_dir.parent.name == "runs" and (root / "keyfolio.toml").is_file() else None
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _table_infos(meta: dict[str, Any], root: Path | None) -> list[TableInfo]:
     out = []
     inputs = meta.get("inputs") or {}
@@ -142,7 +134,9 @@ def _table_infos(meta: dict[str, Any], root: Path | None) -> list[TableInfo]:
         else:
             stat = path.stat()
             ti.modified = dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC)
-            same = stat.st_size == ti.bytes and (ti.sha256 is None or _sha256(path) == ti.sha256)
+            same = stat.st_size == ti.bytes and (
+                ti.sha256 is None or file_sha256(path) == ti.sha256
+            )
             if not same:
                 ti.status = "changed since this run"
         out.append(ti)
