@@ -131,7 +131,7 @@ def main() -> None:
             if c not in cols:
                 sql = sql.replace("l." + c, "CAST(NULL AS DOUBLE)")
         t0 = time.perf_counter()
-        con = duckdb.connect()
+        con = duckdb.connect(config={{"memory_limit": "3GB"}})  # as keyfolio's default
         a = con.execute(sql, {{"lines": str(d / "order_lines.parquet"),
                         "products": str(d / "products.parquet")}}).to_arrow_table()
         c = con.execute({SQL_COSTS!r}, {{"costs": str(d / "costs.parquet"),
@@ -170,9 +170,10 @@ def main() -> None:
     for _ in range(args.repeat):
         for name, code in (("sql", sql_code), ("facts", facts_code), ("run", run_code)):
             secs, rss, out = measured(code)
-            compute = next(
-                float(line.split()[1]) for line in out.splitlines() if line.startswith("COMPUTE")
-            )
+            lines = [x for x in out.splitlines() if x.startswith("COMPUTE")]
+            if not lines:
+                raise SystemExit(f"{name}: no timing in its output:\n{out}")
+            compute = float(lines[0].split()[1])
             best = results.setdefault(name, [secs, compute, rss])
             if compute <= best[1]:
                 best[1] = compute
