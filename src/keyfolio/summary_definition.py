@@ -34,21 +34,23 @@ def render_definition(defn: Any, policy: Policy, console: Console) -> None:
     t = _table(
         f"Key accounts: {len(key):,} of {int(sel['n_candidates']):,} candidates", "bold cyan"
     )
-    t.add_column("account", no_wrap=True)
-    t.add_column("name", no_wrap=True, overflow="ellipsis", max_width=18 if narrow else 28)
-    for col in ("tier", "quadrant", "attr.", "str.", "net", "decision"):
-        t.add_column(col, justify="right" if col in ("attr.", "str.", "net") else "left")
-    if not narrow:
-        t.add_column("p_key", justify="right")
+    cols = ["account", "name", "tier", "quadrant", "attr.", "str.", "net", "decision", "p_key"]
+    if narrow:  # leave out what the quadrant already implies
+        cols = ["account", "name", "quadrant", "attr.", "net", "decision"]
+    for col in cols:
+        if col == "name":
+            t.add_column(col, no_wrap=True, overflow="ellipsis", max_width=16 if narrow else 28)
+        else:
+            right = col in ("attr.", "str.", "net", "p_key")
+            t.add_column(col, justify="right" if right else "left", no_wrap=True)
     for r in key.head(MAX_ROWS).itertuples():
-        row = [
-            str(r.account_id), str(r.name), str(r.size_tier), str(r.quadrant),
-            f"{r.attractiveness:.0f}", f"{r.strength:.0f}", money(r.net_contribution),
-            str(r.decision),
-        ]  # fmt: skip
-        if not narrow:
-            row.append(f"{r.p_key:.2f}")
-        t.add_row(*row)
+        cells = {
+            "account": str(r.account_id), "name": str(r.name), "tier": str(r.size_tier),
+            "quadrant": str(r.quadrant), "attr.": f"{r.attractiveness:.0f}",
+            "str.": f"{r.strength:.0f}", "net": money(r.net_contribution),
+            "decision": str(r.decision), "p_key": f"{r.p_key:.2f}",
+        }  # fmt: skip
+        t.add_row(*[cells[c] for c in cols])
     console.print(t)
     if len(key) > MAX_ROWS:
         console.print(f"... and {len(key) - MAX_ROWS:,} more (see portfolio.parquet or export).")
