@@ -110,7 +110,10 @@ def _run_as() -> list[str] | str:
     """How to run the server binaries: argv prefix, or the reason we cannot."""
     if os.geteuid() != 0:
         return []
-    runuser = shutil.which("runuser")
+    # runuser lives in /usr/sbin, which a minimal PATH may lack
+    runuser = shutil.which(
+        "runuser", path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+    )
     if runuser is None:
         return "running as root and runuser is not available to drop to the postgres user"
     try:
