@@ -315,6 +315,14 @@ def sample_policy(team: ac.Team) -> str:
     ``[selection]`` table would not be valid TOML.
     """
     text = template_text().rstrip("\n") + "\n"
+    # This company's margin is spread wider than 80/20 (large accounts buy at lower margins):
+    # with the template's cuts a third of the accounts would be "large". The sample's
+    # definition calls large the accounts making the first half of the margin.
+    text = text.replace(
+        "cuts = [0.80, 0.95]             #   basis, medium the next 15%, small the rest",
+        "cuts = [0.50, 0.85]             #   (this company: large = the first 50% of the\n"
+        "                                #   margin, medium the next 35%, small the rest)",
+    )
     present = tomllib.loads(text)
     if "attractiveness" not in present:
         text += _CRITERIA
