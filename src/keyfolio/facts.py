@@ -93,6 +93,11 @@ def connect(threads: int | None = None, memory_limit: str | None = None) -> Any:
     return ibis.duckdb.connect(threads=threads or os.cpu_count() or 1, memory_limit=limit)
 
 
+def release(con: Any) -> None:
+    """Close an engine connection: its buffer pool (up to the memory limit) is given back."""
+    con.disconnect()
+
+
 def _col_or_null(t: ir.Table, name: str, typ: str) -> ir.Value:
     if name in t.columns:
         return t[name]
@@ -363,9 +368,13 @@ def compute_facts(
             since = None
         expr = yearly_facts(lines, as_of, policy.growth.window_months, n_windows, since)
         # materialise the one pass over the lines, then roll up in the engine
-        yearly_table = con.create_table(_temp_name(), expr, temp=True)
-        yearly = con.to_pyarrow(yearly_table)
-        per_account = _count_months(con.to_pyarrow(roll_up(yearly_table)))
+        temp = _temp_name()
+        yearly_table = con.create_table(temp, expr, temp=True)
+        try:
+            yearly = con.to_pyarrow(yearly_table)
+            per_account = _count_months(con.to_pyarrow(roll_up(yearly_table)))
+        finally:  # free its memory for the passes that follow on this connection
+            con.drop_table(temp, force=True)
         no_cost = pc.sum(per_account["lines_without_cost"]).as_py() or 0
         if no_cost == n_lines and n_lines > 0:
             warnings.append(

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 import keyfolio
 from keyfolio.economics import Economics, compute_economics, whale_curve
-from keyfolio.facts import Facts, compute_facts, connect
+from keyfolio.facts import Facts, compute_facts, connect, release
 from keyfolio.policy import Policy, load_policy
 from keyfolio.segments import assign_size
 from keyfolio.workspace import Workspace, file_sha256, staged_dir
@@ -43,7 +43,8 @@ class StageLog:
             progress(name)
         t0 = time.perf_counter()
         yield
-        self.timings[name] = round(time.perf_counter() - t0, 4)
+        # a stage may run in parts (its engine pass, then the rest): the timings add up
+        self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - t0, 4)
 
 
 @dataclass
@@ -115,6 +116,13 @@ def run(
     with log.stage("facts", progress):
         facts = compute_facts(ws, policy, con=con, since=_previous_as_of(ws))
     log.rows["facts"] = facts.accounts.num_rows
+    engine_results: dict[str, Any] = {}
+    for stage in _extra_stages():
+        if stage.engine is not None:  # passes over the lines, while the engine is open
+            with log.stage(stage.name, progress):
+                engine_results[stage.name] = stage.engine(ws=ws, policy=policy, facts=facts,
+                                                          con=con)  # fmt: skip
+    release(con)  # the per-account stages run in pandas: give back the engine's memory
     with log.stage("economics", progress):
         econ = compute_economics(
             facts,
@@ -131,8 +139,9 @@ def run(
     for stage in _extra_stages():
         with log.stage(stage.name, progress):
             portfolio, produced = stage.fn(
-                ws=ws, policy=policy, portfolio=portfolio, facts=facts, con=con,
+                ws=ws, policy=policy, portfolio=portfolio, facts=facts,
                 warnings=warnings, robustness_draws=robustness_draws,
+                engine=engine_results.pop(stage.name, None),
             )  # fmt: skip
         extras.update(produced)
         log.rows[stage.name] = len(portfolio)
@@ -193,8 +202,13 @@ def read_portfolio(ws: Workspace, run_id: str | None = None) -> tuple[str, pd.Da
 
 @dataclass(frozen=True)
 class ExtraStage:
+    """A stage after size segmentation. ``engine`` (optional): its pass over the order lines,
+    ``engine(ws=, policy=, facts=, con=)``, run right after the facts stage while the engine
+    is open; ``fn`` then gets its result as ``engine=`` (the engine is closed by then)."""
+
     name: str
     fn: Callable[..., tuple[pd.DataFrame, dict[str, Any]]]
+    engine: Callable[..., Any] | None = None
 
 
 def _extra_stages() -> list[ExtraStage]:

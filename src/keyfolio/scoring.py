@@ -24,7 +24,7 @@ with a warning. Any other missing column is a :class:`~keyfolio.errors.PolicyErr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,6 +36,10 @@ from keyfolio.policy import Criterion, Policy
 VALUE_METRICS = frozenset({"clv", "roci", "profit_potential", "p_alive"})
 GROUPS = ("attractiveness", "strength")
 NEUTRAL = 50.0
+CONTRIBUTION_COLUMNS = (
+    "account_id", "group", "criterion", "source", "raw", "raw_text",
+    "score", "weight", "contribution", "missing", "n_assessors", "sd",
+)  # fmt: skip
 
 Transform = Callable[[np.ndarray], np.ndarray]
 
@@ -88,41 +92,38 @@ class Scores:
     def weights(self, group: str) -> np.ndarray:
         return np.array([c.weight for c in self.group(group)], dtype=float)
 
-    def contributions(self) -> pd.DataFrame:
-        """Long table: account_id, group, criterion, source, raw, raw_text, score, weight,
-        contribution, missing, n_assessors, sd. Contributions sum to the group scores."""
+    def contribution_frames(self) -> Iterator[pd.DataFrame]:
+        """The long contributions table one criterion at a time (see :meth:`contributions`);
+        lets a writer stream it instead of holding accounts x criteria rows at once."""
         n = len(self.account_id)
-        frames = []
         for c in self.criteria:
             raw_num = pd.to_numeric(pd.Series(c.raw, dtype=object), errors="coerce")
             raw_text = [_fmt_raw(v) for v in c.raw]
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "account_id": self.account_id,
-                        "group": c.group,
-                        "criterion": c.criterion.name,
-                        "source": c.criterion.source,
-                        "raw": raw_num.to_numpy(dtype=float),
-                        "raw_text": raw_text,
-                        "score": c.score,
-                        "weight": np.full(n, c.weight),
-                        "contribution": c.contribution,
-                        "missing": np.where(c.missing, c.rule, ""),
-                        "n_assessors": (
-                            c.n_assessors if c.n_assessors is not None else np.zeros(n, dtype=int)
-                        ),
-                        "sd": c.sd if c.sd is not None else np.full(n, np.nan),
-                    }
-                )
+            yield pd.DataFrame(
+                {
+                    "account_id": self.account_id,
+                    "group": c.group,
+                    "criterion": c.criterion.name,
+                    "source": c.criterion.source,
+                    "raw": raw_num.to_numpy(dtype=float),
+                    "raw_text": raw_text,
+                    "score": c.score,
+                    "weight": np.full(n, c.weight),
+                    "contribution": c.contribution,
+                    "missing": np.where(c.missing, c.rule, ""),
+                    "n_assessors": (
+                        c.n_assessors if c.n_assessors is not None else np.zeros(n, dtype=int)
+                    ),
+                    "sd": c.sd if c.sd is not None else np.full(n, np.nan),
+                }
             )
+
+    def contributions(self) -> pd.DataFrame:
+        """Long table: account_id, group, criterion, source, raw, raw_text, score, weight,
+        contribution, missing, n_assessors, sd. Contributions sum to the group scores."""
+        frames = list(self.contribution_frames())
         if not frames:
-            return pd.DataFrame(
-                columns=[
-                    "account_id", "group", "criterion", "source", "raw", "raw_text",
-                    "score", "weight", "contribution", "missing", "n_assessors", "sd",
-                ]
-            )  # fmt: skip
+            return pd.DataFrame(columns=list(CONTRIBUTION_COLUMNS))
         return pd.concat(frames, ignore_index=True)
 
 

@@ -35,19 +35,38 @@ def _data_years(facts: Facts, portfolio: pd.DataFrame) -> float:
     return max(1.0, (pd.Timestamp(facts.as_of) - first).days / DAYS_PER_YEAR)
 
 
+def value_engine(*, ws: Workspace, policy: Policy, facts: Facts, con: Any) -> pd.DataFrame | None:
+    """The value stage's pass over the order lines (the RFM summary per account), run by the
+    pipeline while the engine is still open after the facts stage."""
+    from keyfolio.facts import order_lines
+    from keyfolio.value.summary import rfm_summary
+
+    if facts.as_of is None:
+        return None
+    lines, _w = order_lines(con, ws)
+    lines = lines.select(
+        account_id=lines.account_id, order_date=lines.order_date, revenue=lines.revenue,
+        margin=lines.revenue - lines.cost,
+    )  # fmt: skip
+    summary = con.to_pyarrow(
+        rfm_summary(lines, cutoff=facts.as_of, time_unit_days=policy.value.time_unit_days)
+    ).to_pandas()
+    summary["account_id"] = summary["account_id"].astype(str)
+    return summary
+
+
 def value_stage(
-    *, ws: Workspace, policy: Policy, portfolio: pd.DataFrame, facts: Facts, con: Any,
-    warnings: list[str], **_: Any,
+    *, ws: Workspace, policy: Policy, portfolio: pd.DataFrame, facts: Facts, con: Any = None,
+    warnings: list[str], engine: pd.DataFrame | None = None, **_: Any,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:  # fmt: skip
     """CLV (BG/NBD + Gamma-Gamma on margin), p_alive, ROCI, headroom and profit potential.
 
     The models see each account's own orders (a group member is a customer of its own);
     a group's row then carries the sum of its family's value (``p_alive``: the highest) and
-    its ROCI is recomputed with the group's KAM hours.
+    its ROCI is recomputed with the group's KAM hours. ``engine``: the RFM summary from
+    :func:`value_engine` (computed here with ``con`` when not given).
     """
-    from keyfolio.facts import order_lines
     from keyfolio.value.clv import account_value
-    from keyfolio.value.summary import rfm_summary
 
     v = policy.value
     if facts.as_of is None:
@@ -55,15 +74,9 @@ def value_stage(
             portfolio[col] = np.nan
         portfolio["clv_method"] = "no orders"
         return portfolio, {}
-    lines, _w = order_lines(con, ws)
-    lines = lines.select(
-        account_id=lines.account_id, order_date=lines.order_date, revenue=lines.revenue,
-        margin=lines.revenue - lines.cost,
-    )  # fmt: skip
-    summary = con.to_pyarrow(
-        rfm_summary(lines, cutoff=facts.as_of, time_unit_days=v.time_unit_days)
-    ).to_pandas()
-    summary["account_id"] = summary["account_id"].astype(str)
+    summary = engine if engine is not None else value_engine(ws=ws, policy=policy, facts=facts,
+                                                               con=con)  # fmt: skip
+    assert summary is not None
     years = _data_years(facts, portfolio)
     own_rev = portfolio["own_revenue"].astype(float)
     own = pd.DataFrame(
@@ -219,7 +232,10 @@ def _frame(ws: Workspace, table: str) -> pd.DataFrame | None:
 def _stages() -> list[ExtraStage]:
     from keyfolio.pipeline import ExtraStage
 
-    return [ExtraStage("value", value_stage), ExtraStage("definition", definition_stage)]
+    return [
+        ExtraStage("value", value_stage, engine=value_engine),
+        ExtraStage("definition", definition_stage),
+    ]
 
 
 def __getattr__(name: str) -> Any:  # STAGES is built lazily to avoid an import cycle

@@ -22,12 +22,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from keyfolio.errors import PolicyError
 from keyfolio.matrix import segment
 from keyfolio.overrides import Override
 from keyfolio.policy import Policy
-from keyfolio.scoring import score_portfolio
+from keyfolio.scoring import Scores, score_portfolio
 from keyfolio.selection import reasons as reasons_mod
 from keyfolio.selection.decide import Inputs, Outcome, _Caps, capacity_report, decide
 from keyfolio.selection.reconcile import reconcile, reconciliation_frame
@@ -45,11 +47,18 @@ FILES = {
 @dataclass
 class Definition:
     portfolio: pd.DataFrame
-    contributions: pd.DataFrame
+    scores: Scores
     selection: dict[str, Any]
     reconciliation: dict[str, pd.DataFrame]
     contested: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def contributions(self) -> pd.DataFrame:
+        """Per account and criterion: raw, score, weight, contribution (built on demand: at
+        1M accounts x 17 criteria it is gigabytes, so it is not kept; see
+        :func:`write_contributions`)."""
+        return self.scores.contributions()
 
     @property
     def key_accounts(self) -> pd.DataFrame:
@@ -75,12 +84,29 @@ def write_definition(defn: Definition, run_dir: Path) -> None:
     """Write the four run-folder files named in :data:`FILES`."""
     run_dir.mkdir(parents=True, exist_ok=True)
     defn.portfolio.to_parquet(run_dir / FILES["portfolio"], index=False)
-    defn.contributions.to_parquet(run_dir / FILES["contributions"], index=False)
+    write_contributions(defn.scores, run_dir / FILES["contributions"])
     defn.reconciliation_frame().to_parquet(run_dir / FILES["reconciliation"], index=False)
     payload = {**defn.selection, "warnings": defn.warnings}
     atomic_write_text(
         run_dir / FILES["selection"], json.dumps(_json_safe(payload), indent=2, default=str)
     )
+
+
+def write_contributions(scores: Scores, path: Path) -> None:
+    """Stream the long contributions table to Parquet one criterion at a time (the same file
+    as writing :meth:`Scores.contributions` at once, one row group per criterion)."""
+    writer: pq.ParquetWriter | None = None
+    try:
+        for frame in scores.contribution_frames():
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema, compression="snappy")
+            writer.write_table(table.cast(writer.schema), row_group_size=len(frame) or None)
+        if writer is None:
+            scores.contributions().to_parquet(path, index=False)
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 def _overrides(
@@ -208,7 +234,7 @@ def define_key_accounts(
     contested = contested.sort_values("p_key", ascending=False, ignore_index=True)
     return Definition(
         portfolio=pf,
-        contributions=scores.contributions(),
+        scores=scores,
         selection=selection,
         reconciliation=reconcile(pf, declared),
         contested=contested.loc[:, ~contested.columns.duplicated()],

@@ -60,6 +60,7 @@ from keyfolio.value.gamma_gamma import GammaGamma
 from keyfolio.value.summary import period_orders, rfm_summary
 
 DAYS_PER_YEAR = 365.25
+PATH_BLOCK_ELEMENTS = 2_000_000  # (steps x accounts) evaluated at once in the model path
 SUMMARY_COLUMNS = ("account_id", "frequency", "recency", "T", "monetary_margin", "n_days")
 ACCOUNT_COLUMNS = (
     "account_id",
@@ -167,18 +168,25 @@ def _model_path(
     x, tx, t_obs = (s[c].to_numpy(float) for c in ("frequency", "recency", "T"))
     p_alive = bg.p_alive(x, tx, t_obs)
     (xu, tu), inverse = factorize_rows([x, t_obs])  # the steps depend on (x, T) only
-    # all steps of all distinct (x, T) rows in one vectorised call: shape (steps, rows)
-    t_grid = np.broadcast_to((years * DAYS_PER_YEAR / unit)[:, None], (len(years), len(xu)))
-    xs, ts = np.broadcast_to(xu, t_grid.shape), np.broadcast_to(tu, t_grid.shape)
-    cum = bg.expected_purchases_if_active(t_grid.ravel(), xs.ravel(), ts.ravel())
-    cum = cum.reshape(t_grid.shape)
-    surv = bg.survival_if_active(t_grid.ravel(), xs.ravel(), ts.ravel()).reshape(t_grid.shape)
-    steps = np.diff(cum, axis=0, prepend=0.0)
-    orders_pv = np.einsum("k,kn->n", disc, steps)  # no BLAS (see _math.dot)
-    alive_pv = np.einsum("k,kn->n", disc, surv)
+    t_steps = years * DAYS_PER_YEAR / unit
+    last, orders_pv, alive_pv = (np.empty(len(xu)) for _ in range(3))
+    # all steps of a block of distinct (x, T) rows in one vectorised call, shape (steps,
+    # rows); blocks bound the memory (every element is computed on its own: same numbers)
+    block = max(1, PATH_BLOCK_ELEMENTS // len(years))
+    for lo in range(0, len(xu), block):
+        part = slice(lo, lo + block)
+        t_grid = np.broadcast_to(t_steps[:, None], (len(years), len(xu[part])))
+        xs, ts = np.broadcast_to(xu[part], t_grid.shape), np.broadcast_to(tu[part], t_grid.shape)
+        cum = bg.expected_purchases_if_active(t_grid.ravel(), xs.ravel(), ts.ravel())
+        cum = cum.reshape(t_grid.shape)
+        surv = bg.survival_if_active(t_grid.ravel(), xs.ravel(), ts.ravel())
+        steps = np.diff(cum, axis=0, prepend=0.0)
+        last[part] = cum[-1]
+        orders_pv[part] = np.einsum("k,kn->n", disc, steps)  # no BLAS (see _math.dot)
+        alive_pv[part] = np.einsum("k,kn->n", disc, surv.reshape(t_grid.shape))
     return {
         "p_alive": p_alive,
-        "expected_orders": cum[-1][inverse] * p_alive,
+        "expected_orders": last[inverse] * p_alive,
         "expected_orders_discounted": orders_pv[inverse] * p_alive,
         "margin_per_order": margin_per_order(models, x, s["monetary_margin"].to_numpy(float)),
         "alive_pv": alive_pv[inverse] * p_alive * dy,  # Σ_k Δy P_k δ_k
