@@ -51,7 +51,8 @@ class CriterionScore:
     criterion: Criterion
     group: str
     weight: float  # normalised within the group
-    raw: np.ndarray  # raw value per account (object: numbers, strings, bools or None)
+    raw: np.ndarray  # raw value per account (object: numbers, strings, bools or None;
+    # a float array, NaN = missing, for float columns)
     score: np.ndarray  # 0-100 after the missing rule
     missing: np.ndarray  # bool: the raw value was missing
     rule: str  # the missing rule applied
@@ -97,7 +98,10 @@ class Scores:
         lets a writer stream it instead of holding accounts x criteria rows at once."""
         n = len(self.account_id)
         for c in self.criteria:
-            raw_num = pd.to_numeric(pd.Series(c.raw, dtype=object), errors="coerce")
+            if c.raw.dtype.kind == "f":
+                raw_num = pd.Series(c.raw, dtype=float)
+            else:
+                raw_num = pd.to_numeric(pd.Series(c.raw, dtype=object), errors="coerce")
             raw_text = [_fmt_raw(v) for v in c.raw]
             yield pd.DataFrame(
                 {
@@ -168,7 +172,7 @@ def _with_groups(table: pd.DataFrame, portfolio: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass
 class _Source:
-    raw: np.ndarray  # object array
+    raw: np.ndarray  # object array (float array for float columns)
     numeric: np.ndarray | None  # float array (NaN = missing) when numeric
     lo: np.ndarray | None = None  # assessments: min / max raw per account
     hi: np.ndarray | None = None
@@ -193,7 +197,11 @@ def _column_source(portfolio: pd.DataFrame, crit: Criterion) -> _Source:
             f"{col!r}; available columns: {available}"
         )
     s = portfolio[col]
-    raw = s.astype(object).where(s.notna(), None).to_numpy(dtype=object)
+    if pd.api.types.is_float_dtype(s) and crit.scale != "map":
+        # floats stay a float array (NaN = missing): 8 bytes per account, not a Python object
+        raw = s.to_numpy(dtype=float, na_value=np.nan)
+    else:
+        raw = s.astype(object).where(s.notna(), None).to_numpy(dtype=object)
     numeric: np.ndarray | None = None
     if pd.api.types.is_bool_dtype(s) or s.dropna().map(type).isin([bool, np.bool_]).all():
         numeric = None if crit.scale == "map" else s.astype(float).to_numpy()

@@ -7,7 +7,7 @@ Each stage is a plain function ``(ws, policy, portfolio, facts, con, warnings, *
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -134,7 +134,7 @@ def _return_on_customer(
     prev_path = ws.run_dir() / "portfolio.parquet"
     if not prev_path.is_file():
         return None
-    prev = pd.read_parquet(prev_path, columns=None)
+    prev = _read_columns(prev_path, ("account_id", "clv", "selectable"))
     if "clv" not in prev.columns:
         return None
     sel = portfolio["selectable"].astype(bool)
@@ -205,7 +205,7 @@ def definition_stage(
     if ws.runs():
         prev_path = ws.run_dir() / "portfolio.parquet"
         if prev_path.is_file():
-            previous = pd.read_parquet(prev_path)
+            previous = _read_columns(prev_path, ("account_id", "is_key"))
     defn = define_key_accounts(
         portfolio, policy=policy, assessments=_frame(ws, "assessments"),
         feedback=_frame(ws, "feedback"), declared=_frame(ws, "declared"), previous=previous,
@@ -217,6 +217,15 @@ def definition_stage(
         write_definition(defn, folder)
 
     return defn.portfolio, {"definition": write, "_definition": defn}
+
+
+def _read_columns(path: Path, columns: Sequence[str]) -> pd.DataFrame:
+    """The named columns (those present) of a previous run's portfolio: reading all of its
+    ~100 columns at 1M accounts takes gigabytes."""
+    import pyarrow.parquet as pq
+
+    present = set(pq.read_schema(path).names)
+    return pd.read_parquet(path, columns=[c for c in columns if c in present])
 
 
 def _frame(ws: Workspace, table: str) -> pd.DataFrame | None:

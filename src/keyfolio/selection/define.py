@@ -140,7 +140,7 @@ def _overrides(
 def _prepare(
     portfolio: pd.DataFrame, policy: Policy, scores: Any, warnings: list[str]
 ) -> pd.DataFrame:
-    pf = portfolio.reset_index(drop=True).copy()
+    pf = portfolio.reset_index(drop=True)  # a new frame already (copy-on-write in pandas 3)
     pf["account_id"] = pf["account_id"].astype(str)
     if "selectable" not in pf.columns:
         pf["selectable"] = True
