@@ -214,7 +214,7 @@ def definition_stage(
     warnings.extend(defn.warnings)
 
     def write(folder: Path) -> None:
-        write_definition(defn, folder)
+        write_definition(defn, folder, portfolio=False)  # the pipeline writes the portfolio
 
     return defn.portfolio, {"definition": write, "_definition": defn}
 

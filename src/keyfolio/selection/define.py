@@ -80,10 +80,12 @@ def _json_safe(x: Any) -> Any:
     return x
 
 
-def write_definition(defn: Definition, run_dir: Path) -> None:
-    """Write the four run-folder files named in :data:`FILES`."""
+def write_definition(defn: Definition, run_dir: Path, *, portfolio: bool = True) -> None:
+    """Write the four run-folder files named in :data:`FILES` (``portfolio=False``: all but
+    the portfolio, when the caller writes it, as ``keyfolio run`` does)."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    defn.portfolio.to_parquet(run_dir / FILES["portfolio"], index=False)
+    if portfolio:
+        defn.portfolio.to_parquet(run_dir / FILES["portfolio"], index=False)
     write_contributions(defn.scores, run_dir / FILES["contributions"])
     defn.reconciliation_frame().to_parquet(run_dir / FILES["reconciliation"], index=False)
     payload = {**defn.selection, "warnings": defn.warnings}
