@@ -283,7 +283,8 @@ def pareto(df: pd.DataFrame) -> pd.DataFrame:
 
 def whale_curve(portfolio: pd.DataFrame) -> pd.DataFrame:
     """The whale-curve series: accounts sorted from most to least profitable."""
-    s = portfolio[portfolio["selectable"].astype(bool)]
+    cols = ["account_id", "pareto_rank_net", "net_contribution"]  # not the ~100 columns
+    s = portfolio.loc[portfolio["selectable"].astype(bool), cols]
     s = s.sort_values("pareto_rank_net")
     total = s["net_contribution"].sum()
     out = pd.DataFrame(
