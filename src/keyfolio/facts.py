@@ -40,11 +40,22 @@ class Facts:
     as_of: dt.date | None
     first: dt.date | None  # first order date in the data
     since: dt.date | None  # the previous run's as_of, when margin_since was computed
-    yearly: pa.Table  # account_id, year, revenue, cogs, margin, lines, orders, ... per year
+    yearly_parquet: bytes  # account x year facts, zstd Parquet (kept small until written)
     accounts: pa.Table  # per account: revenue, cogs, margin, orders, first/last order, ttm...
     costs: pa.Table  # account_id, activity, amount (cost-to-serve per activity)
     warnings: list[str] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def yearly(self) -> pa.Table:
+        """account_id, year, revenue, cogs, margin, lines, orders, ... per calendar year."""
+        return pq.read_table(pa.BufferReader(self.yearly_parquet))
+
+
+def _parquet_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    return bytes(sink.getvalue().to_pybytes())
 
 
 @dataclass(frozen=True)
@@ -390,7 +401,7 @@ def compute_facts(
         as_of=as_of,
         first=first,
         since=since if as_of is not None else None,
-        yearly=yearly,
+        yearly_parquet=_parquet_bytes(yearly),
         accounts=per_account,
         costs=costs,
         warnings=warnings,

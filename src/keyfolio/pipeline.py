@@ -119,7 +119,7 @@ def run(
     engine_results: dict[str, Any] = {}
     for stage in _extra_stages():
         if stage.engine is not None:  # passes over the lines, while the engine is open
-            with log.stage(stage.name, progress):
+            with log.stage(f"{stage.name}_lines", progress):
                 engine_results[stage.name] = stage.engine(ws=ws, policy=policy, facts=facts,
                                                           con=con)  # fmt: skip
     release(con)  # the per-account stages run in pandas: give back the engine's memory
@@ -174,7 +174,7 @@ def _write_run(
     folder: Path, portfolio: pd.DataFrame, facts: Facts, econ: Economics, extras: dict[str, Any]
 ) -> None:
     write_frame(portfolio, folder / "portfolio.parquet")
-    pq.write_table(facts.yearly, folder / "yearly.parquet", compression="zstd")
+    (folder / "yearly.parquet").write_bytes(facts.yearly_parquet)
     write_frame(econ.cost_by_activity, folder / "cost_to_serve.parquet")
     write_frame(whale_curve(portfolio), folder / "whale.parquet")
     for name, obj in extras.items():
