@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -84,20 +83,17 @@ def make_sample(
     replace: bool = False,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> Any:
-    """Generate a sample workspace (``replace`` removes an earlier sample in the folder)."""
+    """Generate a sample workspace (``replace`` replaces an earlier *sample* in the folder).
+
+    Limits and the folder checks are the generator's; this only refuses to replace a
+    workspace that is not a sample (no ``truth.json``), so `keyfolio demo` never deletes a
+    user's own workspace.
+    """
     from keyfolio.sample import generate_workspace
 
-    if accounts < 1 or lines < 0 or years < 1:
-        raise KeyfolioError("expected --accounts >= 1, --lines >= 0 and --years >= 1")
-    if path.exists() and any(path.iterdir()):
-        is_sample = (path / "truth.json").is_file()
-        if not (replace and is_sample):
-            raise WorkspaceError(
-                f"{path}: folder exists and is not empty"
-                + ("" if is_sample else " (choose another folder)")
-            )
-        shutil.rmtree(path)
+    if replace and path.is_dir() and any(path.iterdir()) and not (path / "truth.json").is_file():
+        raise WorkspaceError(f"{path}: folder exists and is not a sample (choose another folder)")
     return generate_workspace(
         path, accounts=accounts, lines=lines, years=years, seed=seed, sources=sources,
-        progress=progress,
+        progress=progress, overwrite=replace,
     )  # fmt: skip
