@@ -11,7 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from keyfolio.pipeline import run
+from keyfolio.policy import load_policy
 from keyfolio.sample import generate_workspace
+from keyfolio.value.clv import annuity_factor
 from keyfolio.workspace import Workspace
 
 
@@ -31,7 +33,7 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
 
 
 def test_value_columns_are_filled(two_runs) -> None:  # type: ignore[no-untyped-def]
-    _, _, second, _ = two_runs
+    ws, _, second, _ = two_runs
     p = second.portfolio
     buyers = p["has_orders"].astype(bool)
     for col in ("clv", "p_alive", "roci"):
@@ -45,6 +47,15 @@ def test_value_columns_are_filled(two_runs) -> None:  # type: ignore[no-untyped-
     head = heads.iloc[0]
     family = p[(p["group_id"] == head["account_id"]) | (p["account_id"] == head["account_id"])]
     assert head["clv_method"] == "group sum"
+    # the group's KAM investment uses the same time grid as every account's
+    policy = load_policy(ws.policy_path)
+    hours = policy.selection.hours[head["size_tier"]]
+    expected = (
+        hours
+        * policy.value.kam_hour_cost
+        * annuity_factor(policy.horizon_years, policy.discount_rate)
+    )
+    assert head["kam_investment_pv"] == pytest.approx(expected)
     assert head["p_alive"] == pytest.approx(family["p_alive"].max())
 
 

@@ -165,6 +165,8 @@ def _return_on_customer(
 def _roll_up_value(
     portfolio: pd.DataFrame, value: pd.DataFrame, policy: Policy, hours: dict[str, float]
 ) -> pd.DataFrame:
+    from keyfolio.value.clv import annuity_factor, roci_of
+
     heads = portfolio["is_group"].astype(bool)
     if not heads.any():
         return value
@@ -176,16 +178,12 @@ def _roll_up_value(
         value.loc[heads, col] = ids.map(sums[col]).to_numpy()
     value.loc[heads, "p_alive"] = ids.map(alive).to_numpy()
     tier_hours = portfolio.loc[heads, "size_tier"].astype(str).map(hours).to_numpy(float)
-    years = np.arange(1, int(round(policy.horizon_years * 12)) + 1) / 12.0
-    annuity = float(((1 + policy.discount_rate) ** -years).sum()) / 12.0
+    annuity = annuity_factor(policy.horizon_years, policy.discount_rate)
     kam = tier_hours * policy.value.kam_hour_cost * annuity
     invest = kam + value.loc[heads, "cost_to_serve_pv"].to_numpy(float)
-    gain = value.loc[heads, "value_generated"].to_numpy(float) - invest
     value.loc[heads, "kam_investment_pv"] = kam
     value.loc[heads, "investment"] = invest
-    value.loc[heads, "roci"] = np.divide(
-        gain, invest, out=np.full(len(invest), np.nan), where=invest > 0
-    )
+    value.loc[heads, "roci"] = roci_of(value.loc[heads, "value_generated"].to_numpy(float), invest)
     value.loc[heads, "clv_method"] = "group sum"
     return value
 

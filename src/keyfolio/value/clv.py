@@ -155,6 +155,20 @@ def _grid(horizon_years: float, steps_per_year: int) -> tuple[FloatArray, float]
     return years, horizon_years / n
 
 
+def annuity_factor(horizon_years: float, discount_rate: float, steps_per_year: int = 12) -> float:
+    """Present value of 1 a year spent evenly over the horizon, on the CLV time grid
+    (``Δy · Σ δ_k``): the KAM investment is ``hours · hourly cost · annuity_factor``."""
+    years, dy = _grid(horizon_years, steps_per_year)
+    return dy * float(((1.0 + discount_rate) ** -years).sum())
+
+
+def roci_of(value: FloatArray, investment: FloatArray) -> FloatArray:
+    """(value generated − investment) / investment; NaN where nothing is invested."""
+    return np.divide(
+        value - investment, investment, out=np.full(len(value), np.nan), where=investment > 0
+    )
+
+
 def _model_path(
     models: ValueModels,
     s: pd.DataFrame,
@@ -369,11 +383,9 @@ def _assemble(
     value = res["expected_orders_discounted"] * res["margin_per_order"]
     cts_pv = df["cost_to_serve_per_year"].to_numpy(float) * res["alive_pv"]
     hours = df["size_tier"].astype(str).map(tier_hours).to_numpy(float)
-    kam_pv = hours * kam_hour_cost * dy * float(disc.sum())
+    kam_pv = hours * kam_hour_cost * dy * float(disc.sum())  # = annuity_factor(...) per hour
     investment = kam_pv + cts_pv
-    roci = np.divide(
-        value - investment, investment, out=np.full(len(df), np.nan), where=investment > 0
-    )
+    roci = roci_of(value, investment)
     wallet = pd.to_numeric(df["wallet_total_spend"], errors="coerce").to_numpy(float)
     headroom = np.maximum(wallet - df["revenue"].to_numpy(float), 0.0)  # NaN stays NaN
     out = pd.DataFrame(
