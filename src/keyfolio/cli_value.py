@@ -18,21 +18,14 @@ app.add_typer(clv_app, name="clv")
 
 def clv_check(ws: Workspace, holdout_months: int) -> Any:
     """Fit on the data before the holdout, predict the holdout, compare (library function)."""
-    from keyfolio.facts import connect, order_lines
+    from keyfolio.facts import connect, value_lines
     from keyfolio.policy import load_policy
     from keyfolio.value.clv import backtest
 
     policy = load_policy(ws.policy_path)
     con = connect()
-    lines, _ = order_lines(con, ws)
-    lines = lines.select(
-        account_id=lines.account_id,
-        order_date=lines.order_date,
-        revenue=lines.revenue,
-        margin=lines.revenue - lines.cost,
-    )
     return backtest(
-        lines,
+        value_lines(con, ws),
         holdout_months=holdout_months,
         time_unit_days=policy.value.time_unit_days,
         min_repeat_customers=policy.value.min_repeat_customers,

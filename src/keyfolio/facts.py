@@ -184,6 +184,18 @@ def order_lines(con: Any, ws: Workspace) -> tuple[ir.Table, list[str]]:
     return out, warnings
 
 
+def value_lines(con: Any, ws: Workspace) -> ir.Table:
+    """The order lines as the value models read them: account_id, order_date, revenue,
+    margin (contribution margin of the line)."""
+    lines, _ = order_lines(con, ws)
+    return lines.select(
+        account_id=lines.account_id,
+        order_date=lines.order_date,
+        revenue=lines.revenue,
+        margin=lines.revenue - lines.cost,
+    )
+
+
 def yearly_facts(
     lines: ir.Table,
     as_of: dt.date,

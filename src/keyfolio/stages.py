@@ -38,16 +38,12 @@ def _data_years(facts: Facts, portfolio: pd.DataFrame) -> float:
 def value_engine(*, ws: Workspace, policy: Policy, facts: Facts, con: Any) -> pd.DataFrame | None:
     """The value stage's pass over the order lines (the RFM summary per account), run by the
     pipeline while the engine is still open after the facts stage."""
-    from keyfolio.facts import order_lines
+    from keyfolio.facts import value_lines
     from keyfolio.value.summary import rfm_summary
 
     if facts.as_of is None:
         return None
-    lines, _w = order_lines(con, ws)
-    lines = lines.select(
-        account_id=lines.account_id, order_date=lines.order_date, revenue=lines.revenue,
-        margin=lines.revenue - lines.cost,
-    )  # fmt: skip
+    lines = value_lines(con, ws)
     summary = con.to_pyarrow(
         rfm_summary(lines, cutoff=facts.as_of, time_unit_days=policy.value.time_unit_days)
     ).to_pandas()
