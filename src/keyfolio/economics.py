@@ -221,22 +221,24 @@ def _roll_up_groups(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     return df, warnings
 
 
+def per(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
+    """numerator / denominator where the denominator is positive, else NaN."""
+    den = denominator.astype("float64")
+    return numerator.astype("float64") / den.where(den > 0)
+
+
 def _ratios(df: pd.DataFrame, window_months: int) -> pd.DataFrame:
-    rev = df["revenue"].astype("float64")
-    df["cm_pct"] = np.where(rev > 0, df["contribution_margin"] / rev.where(rev > 0), np.nan)
+    rev = df["revenue"]
+    df["cm_pct"] = per(df["contribution_margin"], rev)
     df["net_contribution"] = df["contribution_margin"] - df["cost_to_serve"]
-    df["net_pct"] = np.where(rev > 0, df["net_contribution"] / rev.where(rev > 0), np.nan)
-    df["cts_pct"] = np.where(rev > 0, df["cost_to_serve"] / rev.where(rev > 0), np.nan)
-    prev = df["revenue_prev"]
-    df["revenue_growth"] = np.where(prev > 0, df["revenue_ttm"] / prev.where(prev > 0) - 1, np.nan)
+    df["net_pct"] = per(df["net_contribution"], rev)
+    df["cts_pct"] = per(df["cost_to_serve"], rev)
+    df["revenue_growth"] = per(df["revenue_ttm"], df["revenue_prev"]) - 1
     df["revenue_cagr"] = _cagr(df)
     # regular order flow: share of the months in the trailing window with at least one order
     df["order_regularity"] = (df["active_months_ttm"] / float(window_months)).clip(upper=1.0)
-    wallet = df["wallet_total_spend"]
-    df["share_of_wallet"] = np.where(
-        wallet > 0,
-        (df["revenue_ttm"].clip(lower=0) / wallet.where(wallet > 0)).clip(upper=1.0),
-        np.nan,
+    df["share_of_wallet"] = per(df["revenue_ttm"].clip(lower=0), df["wallet_total_spend"]).clip(
+        upper=1.0
     )
     return df
 

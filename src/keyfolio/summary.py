@@ -20,6 +20,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from keyfolio.economics import per
+
 TIER_ORDER = ["large", "medium", "small"]
 
 
@@ -102,16 +104,8 @@ def summarise(portfolio: pd.DataFrame, currency: str) -> Summary:
         .reindex(TIER_ORDER)
         .fillna(0)
     )
-    tiers["cm_pct"] = np.where(
-        tiers["revenue"] > 0,
-        tiers["contribution_margin"] / tiers["revenue"].where(tiers["revenue"] > 0),
-        np.nan,
-    )
-    tiers["net_pct"] = np.where(
-        tiers["revenue"] > 0,
-        tiers["net_contribution"] / tiers["revenue"].where(tiers["revenue"] > 0),
-        np.nan,
-    )
+    tiers["cm_pct"] = per(tiers["contribution_margin"], tiers["revenue"])
+    tiers["net_pct"] = per(tiers["net_contribution"], tiers["revenue"])
     tiers.index.name = "size_tier"
     tiers = tiers.reset_index()
     active = p[p["has_orders"].astype(bool)]
