@@ -394,7 +394,8 @@ def compute_facts(
         temp = _temp_name()
         yearly_table = con.create_table(temp, expr, temp=True)
         try:
-            yearly = con.to_pyarrow(yearly_table)
+            # in (account, year) order: the engine returns groups in any order
+            yearly = con.to_pyarrow(yearly_table.order_by(["account_id", "year"]))
             per_account = _count_months(con.to_pyarrow(roll_up(yearly_table)))
         finally:  # free its memory for the passes that follow on this connection
             con.drop_table(temp, force=True)

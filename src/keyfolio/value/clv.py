@@ -105,18 +105,22 @@ def fit_value_models(
     BG/NBD is not fitted (``bgnbd`` None, ``reason`` says why) when fewer than
     ``min_repeat_customers`` accounts have frequency > 0, or the fit fails.
     """
-    x = summary["frequency"].to_numpy(float)
+    # the fit sums over the rows: their order (the engine's group order, which varies from
+    # run to run) must not move the estimates, so rows are taken in the order of their values
+    cols = [summary[c].to_numpy(float) for c in ("monetary_margin", "T", "recency", "frequency")]
+    order = np.lexsort(cols)
+    x = cols[3][order]
     n_repeat = int((x > 0).sum())
     if n_repeat < min_repeat_customers:
         reason = f"fewer than {min_repeat_customers} repeat customers (found {n_repeat})"
         return ValueModels(None, None, reason, n_repeat)
-    tx, t_obs = summary["recency"].to_numpy(float), summary["T"].to_numpy(float)
+    tx, t_obs = cols[2][order], cols[1][order]
     bg = BetaGeo(penalizer=penalizer).fit(x, tx, t_obs)
     params = np.array(list(bg.params_.values()))
     if not np.all(np.isfinite(params)) or not np.isfinite(bg.loglik_):
         return ValueModels(None, None, "BG/NBD fit failed (non-finite estimates)", n_repeat)
     info: dict[str, Any] = {"bgnbd": bg.params_, "bgnbd_converged": bg.converged_}
-    m = summary["monetary_margin"].to_numpy(float)
+    m = cols[0][order]
     usable = (x > 0) & (m > 0)
     gg: GammaGamma | None = None
     if usable.sum() >= 2:
