@@ -105,8 +105,9 @@ def fit_value_models(
     BG/NBD is not fitted (``bgnbd`` None, ``reason`` says why) when fewer than
     ``min_repeat_customers`` accounts have frequency > 0, or the fit fails.
     """
+    # the fit sums over the rows: their order (the engine's group order, which varies from
+    # run to run) must not move the estimates, so rows are taken in the order of their values
     cols = [summary[c].to_numpy(float) for c in ("monetary_margin", "T", "recency", "frequency")]
-    cols[0] = np.round(cols[0], 2)
     order = np.lexsort(cols)
     x = cols[3][order]
     n_repeat = int((x > 0).sum())

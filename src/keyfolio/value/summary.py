@@ -15,6 +15,8 @@ import ibis.expr.types as ir
 
 from keyfolio.errors import ModelError
 
+EXACT = "decimal(38, 9)"  # money summed exactly: the same data gives the same figures
+
 REQUIRED = {"account_id": "string", "order_date": "date", "revenue": "float", "margin": "float"}
 
 
@@ -63,8 +65,11 @@ def order_days(lines: ir.Table, *, start: Any = None, end: Any = None) -> ir.Tab
         t = t.filter(t.order_date >= ibis.literal(_as_date("start", start)))
     if end is not None:
         t = t.filter(t.order_date <= ibis.literal(_as_date("cutoff", end)))
+    # exact sums (decimal, to a billionth): the engine's parallel sums of doubles differ in
+    # the last bits with its thread count and scheduling, and the models' likelihoods are
+    # flat enough to turn that into estimates that differ from run to run
     return t.group_by(["account_id", "order_date"]).aggregate(
-        revenue=t.revenue.cast("float64").sum(), margin=t.margin.cast("float64").sum()
+        revenue=t.revenue.cast(EXACT).sum(), margin=t.margin.cast(EXACT).sum()
     )
 
 
@@ -89,10 +94,10 @@ def rfm_summary(
         n_days=days.order_date.count(),
         first=days.order_date.min(),
         last=days.order_date.max(),
-        rev_total=days.revenue.sum(),
-        mar_total=days.margin.sum(),
-        rev_first=days.revenue.argmin(days.order_date),
-        mar_first=days.margin.argmin(days.order_date),
+        rev_total=days.revenue.sum().cast("float64"),
+        mar_total=days.margin.sum().cast("float64"),
+        rev_first=days.revenue.argmin(days.order_date).cast("float64"),
+        mar_first=days.margin.argmin(days.order_date).cast("float64"),
     )
     unit = float(time_unit_days)
     freq = agg.n_days - 1
@@ -114,6 +119,6 @@ def period_orders(lines: ir.Table, *, start: Any, end: Any) -> ir.Table:
     days = order_days(lines, start=start, end=end)
     return days.group_by("account_id").aggregate(
         orders=days.order_date.count().cast("int64"),
-        revenue=days.revenue.sum(),
-        margin=days.margin.sum(),
+        revenue=days.revenue.sum().cast("float64"),
+        margin=days.margin.sum().cast("float64"),
     )
