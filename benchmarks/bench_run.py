@@ -144,7 +144,7 @@ def main() -> None:
     facts_code = textwrap.dedent(
         f"""
         import time
-        from keyfolio.facts import compute_facts
+        from keyfolio.pipeline.facts import compute_facts
         from keyfolio.policy import load_policy
         from keyfolio.workspace import Workspace
         ws = Workspace.open({str(ws)!r})
@@ -156,10 +156,10 @@ def main() -> None:
     run_code = textwrap.dedent(
         f"""
         import json, time
-        from keyfolio.pipeline import run
+        from keyfolio.pipeline import RunOptions, run
         from keyfolio.workspace import Workspace
         t0 = time.perf_counter()
-        r = run(Workspace.open({str(ws)!r}), robustness_draws={args.draws!r})
+        r = run(Workspace.open({str(ws)!r}), RunOptions(robustness_draws={args.draws!r}))
         print("COMPUTE", time.perf_counter() - t0)
         print("TIMINGS", json.dumps(r.meta["timings_s"]))
         """

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from keyfolio.cli import _load_command_modules, app
+from keyfolio.cli import build_app
 
 REPO = Path(__file__).resolve().parents[1]
-_load_command_modules()
+app = build_app()
 runner = CliRunner()
 
 

@@ -380,3 +380,22 @@ def test_sqlite_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     close_db(ws)
     assert [o.who for o in list_overrides(ws)] == ["alice"]  # reopened: data persisted
     close_db(ws)
+
+
+def test_reading_creates_nothing_and_a_current_schema_is_not_migrated_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run reads the overrides on every run: with no database yet that creates none, and a
+    database already at the newest revision is opened without running the migrations."""
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    ws = Workspace(tmp_path)
+    assert list_overrides(ws) == []
+    assert not (tmp_path / "keyfolio.db").exists()
+    add_override(ws, "A1", "in", "strategic", "alice")
+    close_db(ws)
+    upgrades: list[str] = []
+    real = command.upgrade
+    monkeypatch.setattr(command, "upgrade", lambda *a, **k: upgrades.append("x") or real(*a, **k))
+    assert [o.account_id for o in list_overrides(ws)] == ["A1"]
+    assert upgrades == []
+    close_db(ws)

@@ -16,10 +16,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from keyfolio.pipeline import RunResult, run
+from keyfolio.analysis.summary import summarise
+from keyfolio.pipeline import RunOptions, RunResult, run
 from keyfolio.policy import load_policy
 from keyfolio.sample import generate_workspace
-from keyfolio.summary import summarise
 from keyfolio.workspace import Workspace
 
 
@@ -28,7 +28,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, RunResult
     root = tmp_path_factory.mktemp("demo") / "ws"
     generate_workspace(root, accounts=2000, lines=200_000)
     ws = Workspace.open(root)
-    result = run(ws, robustness_draws=200)
+    result = run(ws, RunOptions(robustness_draws=200))
     truth = json.loads((root / "truth.json").read_text(encoding="utf-8"))
     return ws, result, truth
 

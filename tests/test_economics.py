@@ -11,12 +11,12 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from keyfolio.economics import _cagr
 from keyfolio.pipeline import run
+from keyfolio.pipeline.economics import _cagr
+from keyfolio.pipeline.segments import size_tiers
 from keyfolio.policy import SizePolicy
 from keyfolio.schema import TABLES
-from keyfolio.segments import size_tiers
-from keyfolio.workspace_ops import init_workspace
+from keyfolio.workspace import init_workspace
 
 D = dt.date
 

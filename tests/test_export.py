@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from keyfolio.export import export_portfolio, neutralise
 from keyfolio.pipeline import run
 from keyfolio.schema import TABLES
-from keyfolio.workspace_ops import init_workspace
+from keyfolio.workspace import init_workspace
 
 EVIL = '=HYPERLINK("http://x","y")'
 
@@ -74,6 +74,8 @@ def test_xlsx_export(tmp_path: Path) -> None:
     header = [c.value for c in sheet[1]]
     name_col = header.index("name") + 1
     cell = sheet.cell(row=2, column=name_col)
-    assert cell.data_type == "s"  # text, not a formula
-    assert cell.value == "'" + EVIL
+    assert cell.data_type == "s"  # a string cell: never run as a formula, and not altered
+    assert cell.value == EVIL
+    names = [sheet.cell(row=r, column=name_col).value for r in range(2, 5)]
+    assert names == [EVIL, "+cmd|' /C calc'!A0", "Plain"]
     assert sheet.cell(row=2, column=1).value == "007"

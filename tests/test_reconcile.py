@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
+
 import pandas as pd
 import pytest
 
-from keyfolio.selection.reconcile import reconcile, reconciliation_frame
+from keyfolio.selection.reconcile import Reconciliation, reconcile
 
 
 def test_reconcile() -> None:
@@ -29,24 +31,32 @@ def test_reconcile() -> None:
         }
     )
     rec = reconcile(pf, declared)
-    lists = rec["lists"].set_index("list_name")
+    lists = rec.lists.set_index("list_name")
     assert lists.loc["board", ["n_declared", "n_known", "n_key"]].tolist() == [3, 3, 1]
     assert lists.loc["emea", "n_key"] == 1  # m1 counts as its group g, which is key
     assert lists.loc["rep", "n_known"] == 0
-    ov = rec["overlap"].set_index(["list_a", "list_b"])
+    ov = rec.overlap.set_index(["list_a", "list_b"])
     assert ov.loc[("board", "emea"), "jaccard"] == pytest.approx(2 / 4)
     assert ov.loc[("board", "definition"), "jaccard"] == pytest.approx(1 / 5)
-    failing = rec["failing"].set_index("account_id")
+    failing = rec.failing.set_index("account_id")
     assert sorted(failing.index) == ["c", "d"]
     assert failing.at["c", "lists"] == "board, emea" and failing.at["d", "reasons"] == "never rule"
-    assert rec["unlisted"]["account_id"].tolist() == ["b"]
-    frame = reconciliation_frame(rec)
-    assert set(frame["section"]) == {"lists", "overlap", "failing", "unlisted"}
-    frame.to_parquet(pd.io.common.BytesIO() if hasattr(pd.io, "common") else "/dev/null")
+    assert rec.unlisted["account_id"].tolist() == ["b"]
+    # the run stores the sections as one long table; read back, each section is the same
+    buf = io.BytesIO()
+    rec.frame().to_parquet(buf, index=False)
+    back = Reconciliation.from_frame(pd.read_parquet(io.BytesIO(buf.getvalue())))
+    for name, df in rec.sections().items():
+        got = getattr(back, name)
+        assert list(got.columns) == list(df.columns), name
+        assert got.astype(str).values.tolist() == df.astype(str).values.tolist(), name
+    assert back.failing.set_index("account_id").at["d", "reasons"] == "never rule"
+    assert back.overlap["jaccard"].tolist() == pytest.approx(rec.overlap["jaccard"].tolist())
 
 
 def test_no_declared_lists() -> None:
     pf = pd.DataFrame({"account_id": ["a"], "name": ["A"], "is_key": [True], "quadrant": ["star"],
                        "decision": ["selected"], "reasons": ["x"]})  # fmt: skip
     rec = reconcile(pf, None)
-    assert all(df.empty for df in rec.values())
+    assert not rec.has_lists
+    assert all(df.empty for df in rec.sections().values())

@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from keyfolio import runs
 from keyfolio.errors import KeyfolioError
-from keyfolio.pipeline import run
+from keyfolio.pipeline import RunOptions, run
 from keyfolio.report import build_model, build_report, load_run
 from keyfolio.report.model import anchor
 from keyfolio.sample import generate_workspace
@@ -41,7 +42,7 @@ needs_chromium = pytest.mark.skipif(
 
 def _plant(ws: Workspace) -> dict[str, str]:
     """Hostile names on two key accounts and one other; a previous run with two flips."""
-    run_dir = ws.run_dir()
+    run_dir = runs.get(ws).dir
     path = run_dir / "portfolio.parquet"
     pf = pd.read_parquet(path)
     key = pf.index[pf["is_key"]].tolist()
@@ -65,14 +66,14 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     root = tmp_path_factory.mktemp("report") / "ws"
     generate_workspace(root, accounts=ACCOUNTS, lines=LINES)
     w = Workspace(root)
-    run(w, robustness_draws=50)
+    run(w, RunOptions(robustness_draws=50))
     PLANTED.update(_plant(w))
     return w
 
 
 @pytest.fixture(scope="module")
 def data(ws: Workspace):  # type: ignore[no-untyped-def]
-    return load_run(ws.run_dir())
+    return load_run(runs.get(ws))
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +87,7 @@ def html(ws: Workspace) -> str:
 
 
 def _selectable(ws: Workspace) -> pd.DataFrame:
-    pf = pd.read_parquet(ws.run_dir() / "portfolio.parquet")
+    pf = pd.read_parquet(runs.get(ws).dir / "portfolio.parquet")
     return pf[pf["selectable"]]
 
 
@@ -122,7 +123,7 @@ def test_whale_peak_is_the_sum_of_positive_net_contributions(ws: Workspace, mode
 
 
 def test_key_list_is_the_portfolios_key_rows(ws: Workspace, model, html: str) -> None:  # type: ignore[no-untyped-def]
-    pf = pd.read_parquet(ws.run_dir() / "portfolio.parquet")
+    pf = pd.read_parquet(runs.get(ws).dir / "portfolio.parquet")
     expected = set(pf.loc[pf["is_key"], "account_id"].astype(str))
     assert len(expected) > 3
     assert set(model.section("key-list").numbers["key_ids"]) == expected
@@ -133,19 +134,52 @@ def test_key_list_is_the_portfolios_key_rows(ws: Workspace, model, html: str) ->
     assert len(blocks) == len(expected)
 
 
-def test_glance_numbers(ws: Workspace, model) -> None:  # type: ignore[no-untyped-def]
+def _raw_sums(ws: Workspace, key_heads: set[str]) -> dict[str, tuple[float, float]]:
+    """Revenue and variable cost straight from the imported tables with plain SQL (no
+    Keyfolio code): for all lines, and for the lines of accounts whose group head (or the
+    account itself) is key."""
+    import duckdb
+
+    con = duckdb.connect()
+    acc = pd.read_parquet(ws.table_path("accounts"), columns=["account_id", "parent_id"])
+    parent = dict(zip(acc["account_id"], acc["parent_id"], strict=True))
+
+    def head(a: str) -> str:
+        while isinstance(parent.get(a), str) and parent[a]:
+            a = parent[a]
+        return a
+
+    key_accounts = [a for a in acc["account_id"] if head(a) in key_heads]
+    con.register("key_accounts", pd.DataFrame({"account_id": key_accounts}))
+    lines, products = ws.table_path("order_lines"), ws.table_path("products")
+    sql = f"""
+        SELECT sum(l.quantity * l.unit_price * (1 - coalesce(l.discount, 0))),
+               sum(l.quantity * p.unit_cost)
+        FROM read_parquet('{lines}') l JOIN read_parquet('{products}') p USING (product_id)
+    """  # noqa: S608  (paths of the test's own files)
+    total = con.execute(sql).fetchone()
+    key = con.execute(sql + " WHERE l.account_id IN (SELECT account_id FROM key_accounts)")
+    return {"total": total, "key": key.fetchone()}  # type: ignore[dict-item]
+
+
+def test_glance_numbers_match_the_raw_tables(ws: Workspace, model) -> None:  # type: ignore[no-untyped-def]
     s = _selectable(ws)
     n = model.section("glance").numbers
-    key = s[s["is_key"]]
-    rest = s[~s["is_key"]]
-    assert n["key_cm_pct"] == pytest.approx(key["contribution_margin"].sum() / key["revenue"].sum())
-    assert n["rest_cm_pct"] == pytest.approx(
-        rest["contribution_margin"].sum() / rest["revenue"].sum()
+    raw = _raw_sums(ws, set(s.loc[s["is_key"], "account_id"].astype(str)))
+    revenue, cost = raw["total"]
+    key_revenue, key_cost = raw["key"]
+    assert n["total"]["revenue"] == pytest.approx(revenue, rel=1e-9)
+    assert n["total"]["contribution_margin"] == pytest.approx(revenue - cost, rel=1e-9)
+    assert n["key"]["revenue"] == pytest.approx(key_revenue, rel=1e-9)
+    assert n["key_cm_pct"] == pytest.approx((key_revenue - key_cost) / key_revenue, rel=1e-9)
+    rest = revenue - key_revenue
+    assert n["rest_cm_pct"] == pytest.approx((rest - (cost - key_cost)) / rest, rel=1e-9)
+    # every selectable account is in exactly one tier; the tiers add up to the total
+    assert sum(n["tiers"][t]["accounts"] for t in ("large", "medium", "small")) == len(s)
+    assert sum(n["tiers"][t]["revenue"] for t in ("large", "medium", "small")) == pytest.approx(
+        revenue, rel=1e-9
     )
-    assert n["total"]["accounts"] == len(s)
-    for tier in ("large", "medium", "small"):
-        assert n["tiers"][tier]["accounts"] == int((s["size_tier"] == tier).sum())
-    assert n["total"]["net_contribution"] == pytest.approx(s["net_contribution"].sum())
+    assert n["key"]["accounts"] == int(s["is_key"].sum()) > 0
 
 
 def test_changes_name_who_entered_and_left(ws: Workspace, model, html: str) -> None:  # type: ignore[no-untyped-def]
@@ -158,11 +192,11 @@ def test_changes_name_who_entered_and_left(ws: Workspace, model, html: str) -> N
 
 
 def test_reconciliation_and_contested(ws: Workspace, model) -> None:  # type: ignore[no-untyped-def]
-    pf = pd.read_parquet(ws.run_dir() / "portfolio.parquet")
+    pf = pd.read_parquet(runs.get(ws).dir / "portfolio.parquet")
     declared = ws.read_table("declared").to_pandas()
     rec = reconcile(pf, declared)
     n = model.section("contested").numbers
-    assert n["failing_ids"] == rec["failing"]["account_id"].astype(str).tolist()
+    assert n["failing_ids"] == rec.failing["account_id"].astype(str).tolist()
     m = np.array(n["overlap"]["matrix"])
     assert np.allclose(m, m.T) and np.allclose(np.diag(m), 1.0)
     assert n["overlap"]["names"][-1] == "definition"
@@ -172,8 +206,8 @@ def test_reconciliation_and_contested(ws: Workspace, model) -> None:  # type: ig
 def test_workload_matches_the_selection(ws: Workspace, model) -> None:  # type: ignore[no-untyped-def]
     import json
 
-    pf = pd.read_parquet(ws.run_dir() / "portfolio.parquet")
-    sel = json.loads((ws.run_dir() / "selection.json").read_text())
+    pf = pd.read_parquet(runs.get(ws).dir / "portfolio.parquet")
+    sel = json.loads((runs.get(ws).dir / "selection.json").read_text())
     n = model.section("workload").numbers
     assert n["hours_needed"] == pytest.approx(pf.loc[pf["is_key"], "hours_needed"].sum())
     assert n["hours_needed"] == pytest.approx(sel["capacity"]["capacity_hours"]["used"])
@@ -201,8 +235,8 @@ def test_missing_inputs_give_one_line_notes(ws: Workspace, tmp_path: Path) -> No
     acc = pd.read_parquet(root / "data" / "accounts.parquet").assign(owner=None)
     acc.to_parquet(root / "data" / "accounts.parquet", index=False)
     bare = Workspace(root)
-    run(bare, robustness_draws=0)
-    model = build_model(load_run(bare.run_dir()))
+    run(bare, RunOptions(robustness_draws=0))
+    model = build_model(load_run(runs.get(bare)))
     notes = {s.id: s.notes for s in model.sections}
     assert any("No `assessments` table" in n for n in notes["definition"])
     assert any("No wallet data" in n for n in notes["glance"])
@@ -221,16 +255,16 @@ def test_missing_inputs_give_one_line_notes(ws: Workspace, tmp_path: Path) -> No
 
 def test_missing_run_files_give_notes(ws: Workspace, tmp_path: Path) -> None:
     """Only portfolio.parquet and run.json: the report still renders, saying what is missing."""
-    runs = tmp_path / "ws" / "runs"
-    src = ws.run_dir()
-    dst = runs / src.name
+    runs_dir = tmp_path / "ws" / "runs"
+    src = runs.get(ws).dir
+    dst = runs_dir / src.name
     dst.mkdir(parents=True)
     shutil.copy(ws.policy_path, tmp_path / "ws" / "keyfolio.toml")
     for f in ("portfolio.parquet", "run.json"):
         shutil.copy(src / f, dst / f)
     pf = pd.read_parquet(dst / "portfolio.parquet").assign(clv=np.nan, roci=np.nan)
     pf.to_parquet(dst / "portfolio.parquet", index=False)
-    model = build_model(load_run(dst))
+    model = build_model(load_run(runs.open_folder(dst)))
     notes = {s.id: " ".join(s.notes) for s in model.sections}
     assert "contributions.parquet" in notes["data"] and "selection.json" in notes["data"]
     assert "No criterion contributions" in notes["key-list"]
@@ -253,7 +287,7 @@ EXTERNAL = re.compile(
 
 
 def test_html_references_nothing_external(html: str) -> None:
-    from keyfolio.report.html import plotly_js
+    from keyfolio.report.render.html import plotly_js
 
     js, _ = plotly_js()
     assert js in html  # Plotly is embedded, not fetched
@@ -277,9 +311,9 @@ def test_hostile_names_are_text_in_html(html: str) -> None:
 
 @needs_chromium
 def test_browser_draws_every_chart_without_network(ws: Workspace, model) -> None:  # type: ignore[no-untyped-def]
-    from keyfolio.report.pdf import PRINT_WIDTH_PX, browser_page, wait_for_charts
+    from keyfolio.report.render.pdf import PRINT_WIDTH_PX, browser_page, wait_for_charts
 
-    path = ws.run_dir() / "report.html"
+    path = runs.get(ws).dir / "report.html"
     dialogs: list[str] = []
     errors: list[str] = []
     with browser_page(width=1280) as (page, blocked):
@@ -347,7 +381,7 @@ def test_xlsx_sheets_formats_and_neutralised_names(ws: Workspace, tmp_path: Path
     wb = load_workbook(out)
     assert wb.sheetnames == ["portfolio", "key accounts", "changes", "reconciliation", "workload",
                              "definition"]  # fmt: skip
-    pf = pd.read_parquet(ws.run_dir() / "portfolio.parquet")
+    pf = pd.read_parquet(runs.get(ws).dir / "portfolio.parquet")
     sheet = wb["portfolio"]
     assert sheet.max_row == len(pf) + 1
     assert sheet.freeze_panes == "B2" and sheet.auto_filter.ref.startswith("A1:")
@@ -356,7 +390,7 @@ def test_xlsx_sheets_formats_and_neutralised_names(ws: Workspace, tmp_path: Path
     assert sheet.cell(2, rev).number_format == "#,##0"
     assert sheet.cell(2, header.index("cm_pct") + 1).number_format == "0.0%"
     names = [sheet.cell(r, 2).value for r in range(2, sheet.max_row + 1)]
-    assert "'" + FORMULA in names and SCRIPT in names
+    assert FORMULA in names and SCRIPT in names  # exactly as they are: strings, not formulas
     for row in sheet.iter_rows(min_row=2):
         for c in row:
             assert c.data_type != "f"  # no formula anywhere
@@ -372,10 +406,9 @@ def test_xlsx_sheets_formats_and_neutralised_names(ws: Workspace, tmp_path: Path
 def test_cli_report_writes_the_file_and_fails_in_one_line(ws: Workspace, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    import keyfolio.cli_report  # noqa: F401  (registers the command)
-    from keyfolio.cli import _load_command_modules, app
+    from keyfolio.cli import build_app
 
-    _load_command_modules()
+    app = build_app()
 
     out = tmp_path / "x.html"
     res = CliRunner().invoke(app, ["report", str(ws.root), "--format", "html", "-o", str(out)])

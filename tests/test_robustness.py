@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 
 from keyfolio.policy import parse_policy
-from keyfolio.selection import define_key_accounts
-from keyfolio.selection.synthetic import make_portfolio
+from synthetic import define_key_accounts, make_portfolio
 
 POLICY = """
 [[attractiveness]]

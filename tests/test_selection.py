@@ -10,12 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from keyfolio.analysis.diff import diff_runs
+from keyfolio.analysis.explain import explain_account
 from keyfolio.errors import PolicyError
 from keyfolio.overrides import Override
 from keyfolio.policy import parse_policy
-from keyfolio.selection import define_key_accounts, write_definition
-from keyfolio.selection.explain import diff_runs, explain_account
-from keyfolio.selection.synthetic import make_portfolio
+from synthetic import define_key_accounts, make_portfolio, write_definition
 
 BASE = """
 [[attractiveness]]
@@ -225,21 +225,21 @@ def test_hysteresis_and_diff(tmp_path: Path) -> None:
     assert "below the bar" in p.at["D", "reasons"] and "keep_margin" in p.at["D", "reasons"]
     assert "displaced" in p.at["F", "reasons"]
     assert p.loc[p["is_key"], "hours_needed"].sum() <= 600
-    write_definition(run1, tmp_path / "r1")
-    write_definition(run2, tmp_path / "r2")
-    diff = diff_runs(tmp_path / "r1", tmp_path / "r2").set_index("account_id")
+    r1 = write_definition(run1, tmp_path / "r1")
+    r2 = write_definition(run2, tmp_path / "r2")
+    diff = diff_runs(r1, r2).changes.set_index("account_id")
     assert diff["change"].to_dict() == {"E": "entered", "D": "left"}
     assert "below the bar" in diff.at["D", "why"]
     assert diff.at["D", "decision"] == "deselected"
 
 
 def test_explain_contributions_add_up(defn, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    write_definition(defn, tmp_path)
+    run = write_definition(defn, tmp_path)
     sel = json.loads((tmp_path / "selection.json").read_text())
     assert sel["n_key"] == defn.selection["n_key"]
     p = defn.portfolio.set_index("account_id")
     for acc in [p.index[0], p.index[17], defn.selection["last_in"]["account_id"]]:
-        e = explain_account(tmp_path, acc)
+        e = explain_account(run, acc)
         by = e.contributions.groupby("group")["contribution"].sum()
         assert by["attractiveness"] == pytest.approx(p.at[acc, "attractiveness"])
         assert by["strength"] == pytest.approx(p.at[acc, "strength"])

@@ -1,4 +1,4 @@
-"""CLI: explain, diff, override (over run folders written by write_definition)."""
+"""CLI: explain, diff, override (over run folders holding what the definition writes)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import keyfolio.cli_selection  # noqa: F401  (registers the commands)
-from keyfolio.cli import app
+from keyfolio.cli import build_app
 from keyfolio.policy import parse_policy
-from keyfolio.selection import define_key_accounts, write_definition
-from keyfolio.selection.synthetic import make_portfolio
+from synthetic import define_key_accounts, make_portfolio, write_definition
 
 POLICY = """
 [[attractiveness]]
@@ -25,6 +23,7 @@ draws = 50
 """
 
 runner = CliRunner()
+app = build_app()
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +36,6 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for run_id, pf_run in (("20260101T000000", pf), ("20260102T000000", pf.iloc[5:])):
         d = define_key_accounts(pf_run, policy=pol, previous=prev)
         write_definition(d, root / "runs" / run_id)
-        (root / "runs" / run_id / "run.json").write_text("{}")
         prev = d.portfolio
     return root
 

@@ -93,3 +93,20 @@ def test_mip_respects_capacity_exactly_on_a_larger_instance() -> None:
     assert sol.chosen.sum() <= 90
     greedy = solve_greedy(p)
     assert sol.objective == pytest.approx(greedy.objective, rel=1e-5)
+
+
+def test_the_mip_solver_writes_nothing_on_stdout() -> None:
+    """``--json`` output must stay parseable: HiGHS' banner and log never reach stdout."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from keyfolio.selection.optimise import Knapsack, solve_mip\n"
+        "p = Knapsack(value=np.array([3.0, 2.0, 4.0]), hours=np.array([2.0, 1.0, 3.0]),\n"
+        "             capacity=3.0, group=np.array(['a', 'a', 'b']), group_capacity={'a': 2.0})\n"
+        "s = solve_mip(p)\n"
+        "assert s.solver == 'HiGHS MIP' and s.chosen.tolist() == [False, False, True], s\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout == ""

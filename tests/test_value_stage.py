@@ -10,10 +10,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from keyfolio.pipeline import run
+from keyfolio.pipeline import RunOptions, run
 from keyfolio.policy import load_policy
 from keyfolio.sample import generate_workspace
-from keyfolio.value.clv import annuity_factor
 from keyfolio.workspace import Workspace
 
 
@@ -26,9 +25,9 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
     cutoff = dt.date(2026, 3, 31)
     early = full.filter(pc.less_equal(full["order_date"], cutoff))
     ws.write_tables({"order_lines": early})
-    first = run(ws, robustness_draws=20)
+    first = run(ws, RunOptions(robustness_draws=20))
     ws.write_tables({"order_lines": full})
-    second = run(ws, robustness_draws=20)
+    second = run(ws, RunOptions(robustness_draws=20))
     return ws, first, second, cutoff
 
 
@@ -47,15 +46,17 @@ def test_value_columns_are_filled(two_runs) -> None:  # type: ignore[no-untyped-
     head = heads.iloc[0]
     family = p[(p["group_id"] == head["account_id"]) | (p["account_id"] == head["account_id"])]
     assert head["clv_method"] == "group sum"
-    # the group's KAM investment uses the same time grid as every account's
+    # the group's KAM investment: its tier's hours at the hourly cost, paid monthly over the
+    # horizon and discounted yearly (written out here, not taken from the code)
     policy = load_policy(ws.policy_path)
     hours = policy.selection.hours[head["size_tier"]]
-    expected = (
-        hours
-        * policy.value.kam_hour_cost
-        * annuity_factor(policy.horizon_years, policy.discount_rate)
-    )
-    assert head["kam_investment_pv"] == pytest.approx(expected)
+    months = np.arange(1, round(12 * policy.horizon_years) + 1)
+    monthly = (1 + policy.discount_rate) ** (-months / 12) / 12
+    expected = hours * policy.value.kam_hour_cost * monthly.sum()
+    assert head["kam_investment_pv"] == pytest.approx(expected, rel=1e-12)
+    # and the same for a stand-alone account of the same tier
+    alone = p[~p["is_group"] & ~p["in_group"] & (p["size_tier"] == head["size_tier"])]
+    assert alone["kam_investment_pv"].to_numpy() == pytest.approx(expected, rel=1e-12)
     assert head["p_alive"] == pytest.approx(family["p_alive"].max())
 
 

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from keyfolio.policy import TIERS, Policy
+from keyfolio.ratios import per
 
 UNASSIGNED = "(no owner)"
-TIER_ORDER = ("large", "medium", "small")
 
 
 def hours_needed(portfolio: pd.DataFrame, policy: Policy) -> pd.Series:
@@ -50,7 +50,7 @@ def workload_by_tier(portfolio: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     key = _key_mask(portfolio)
     hours = hours_needed(portfolio, policy)[key]
     tier = portfolio.loc[key, "size_tier"].astype(object).fillna("small").astype(str)
-    found = [t for t in TIER_ORDER] + sorted(set(tier) - set(TIER_ORDER))
+    found = [*TIERS, *sorted(set(tier) - set(TIERS))]
     cap = policy.selection.capacity_hours
     per_tier = {str(k): float(v) for k, v in policy.selection.hours.items()}
     rows = []
@@ -75,7 +75,7 @@ def workload_by_tier(portfolio: pd.DataFrame, policy: Policy) -> pd.DataFrame:
     out = pd.concat([out, pd.DataFrame([total])], ignore_index=True)
     out["capacity_hours"] = np.nan
     out.loc[out["tier"] == "total", "capacity_hours"] = np.nan if cap is None else float(cap)
-    out["share_of_capacity"] = out["hours_needed"] / cap if cap else np.nan
+    out["share_of_capacity"] = per(out["hours_needed"], np.nan if cap is None else float(cap))
     return out
 
 
@@ -115,7 +115,7 @@ def workload_by_manager(
     out["key_accounts"] = out["key_accounts"].fillna(0).astype(int)
     out["hours_needed"] = out["hours_needed"].fillna(0.0).astype(float)
     cap = out["capacity_hours"].astype(float)
-    out["utilisation"] = np.where(cap > 0, out["hours_needed"] / cap.where(cap > 0), np.nan)
+    out["utilisation"] = per(out["hours_needed"], cap)
     out["over_capacity"] = (out["hours_needed"] > cap).fillna(False).astype(bool)
     out["known"] = out["capacity_hours"].notna()
     out = out.sort_values(["hours_needed", "manager_id"], ascending=[False, True])

@@ -1,22 +1,28 @@
-"""``keyfolio export``: the latest portfolio for a CRM, as CSV or XLSX.
+"""``keyfolio export``: the portfolio of a run for a CRM, as CSV or XLSX.
 
-Text cells that a spreadsheet would execute (starting with ``=``, ``+``, ``-``, ``@``, tab
-or carriage return) are neutralised with a leading apostrophe, so an account named
-``=HYPERLINK(...)`` stays text.
+* CSV has no types, so a text cell that a spreadsheet would run as a formula (starting with
+  ``=``, ``+``, ``-``, ``@``, tab or carriage return) is neutralised with a leading
+  apostrophe: an account named ``=HYPERLINK(...)`` opens as text.
+* XLSX cells are typed: text is written as a string cell (never a formula), so names arrive
+  exactly as they are (:func:`xlsx_cell`, used by the XLSX report too).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import math
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from keyfolio import runs
 from keyfolio.errors import KeyfolioError
-from keyfolio.pipeline import read_portfolio
-from keyfolio.workspace import Workspace, atomic_write_text
+from keyfolio.workspace import Workspace, atomic_file, atomic_write_text
 
 EXPORT_COLUMNS = [
     "account_id", "name", "parent_id", "group_id", "country", "region", "owner", "size_tier",
@@ -24,15 +30,33 @@ EXPORT_COLUMNS = [
     "cost_to_serve", "net_contribution", "revenue_growth", "share_of_wallet", "clv", "roci",
     "attractiveness", "strength", "p_key", "reasons",
 ]  # fmt: skip
+FORMATS = ("csv", "xlsx")
 
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise(value: Any) -> Any:
-    """Make a text cell safe for spreadsheets; other values are returned unchanged."""
+    """A CSV text cell made safe for spreadsheets; other values are returned unchanged."""
     if isinstance(value, str) and value.startswith(_DANGEROUS):
         return "'" + value
     return value
+
+
+def xlsx_cell(ws: WriteOnlyWorksheet, value: Any, number_format: str | None = None) -> Any:
+    """A cell of a write-only sheet: text always a string cell (openpyxl would make text
+    starting with ``=`` a formula), numbers with ``number_format``."""
+    cell = WriteOnlyCell(ws, value=value)
+    if isinstance(value, str):
+        cell.data_type = "s"
+    elif number_format is not None and isinstance(value, int | float):
+        cell.number_format = number_format
+    return cell
+
+
+def save_workbook(wb: Workbook, out: Path, *, mode: int | None = None) -> None:
+    """Save a workbook all at once (temporary file, then rename)."""
+    with atomic_file(out, mode=mode) as tmp:
+        wb.save(tmp)
 
 
 def _clean(value: Any) -> Any:
@@ -42,54 +66,35 @@ def _clean(value: Any) -> Any:
         return None
     if isinstance(value, pd.Timestamp):
         return None if pd.isna(value) else value.date().isoformat()
-    return neutralise(value)
+    return value
 
 
 def export_portfolio(
     ws: Workspace,
-    fmt: Literal["csv", "xlsx"],
+    fmt: Literal["csv", "xlsx"] | str,
     out: Path | None = None,
     run_id: str | None = None,
 ) -> Path:
     """Write the portfolio of a run (the latest by default) for a CRM; returns the path."""
-    if fmt not in ("csv", "xlsx"):
+    if fmt not in FORMATS:
         raise KeyfolioError(f"unknown export format {fmt!r}; expected csv or xlsx")
-    rid, portfolio = read_portfolio(ws, run_id)
+    run = runs.get(ws, run_id)
+    portfolio = run.portfolio(EXPORT_COLUMNS)
     cols = [c for c in EXPORT_COLUMNS if c in portfolio.columns]
-    df = portfolio[cols]
-    out = out or ws.root / "exports" / f"portfolio-{rid}.{fmt}"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    rows = [[_clean(v) for v in row] for row in df.itertuples(index=False, name=None)]
+    out = out or ws.root / "exports" / f"portfolio-{run.id}.{fmt}"
+    rows = [[_clean(v) for v in row] for row in portfolio[cols].itertuples(index=False)]
     if fmt == "csv":
-        import io
-
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(cols)
-        w.writerows(rows)
+        w.writerows([[neutralise(v) for v in row] for row in rows])
         atomic_write_text(out, buf.getvalue())
         return out
-    _write_xlsx(out, cols, rows)
-    return out
-
-
-def _write_xlsx(out: Path, cols: list[str], rows: list[list[Any]]) -> None:
-    import os
-    import tempfile
-
-    from openpyxl import Workbook
-
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet("portfolio")
-    ws.freeze_panes = "A2"
-    ws.append(cols)
+    sheet = wb.create_sheet("portfolio")
+    sheet.freeze_panes = "A2"
+    sheet.append(cols)
     for row in rows:
-        ws.append(row)
-    fd, tmp = tempfile.mkstemp(suffix=".xlsx", dir=out.parent)
-    os.close(fd)
-    try:
-        wb.save(tmp)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        sheet.append([xlsx_cell(sheet, v) for v in row])
+    save_workbook(wb, out)
+    return out

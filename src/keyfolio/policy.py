@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from keyfolio.errors import PolicyError
 
-TIERS = ("small", "medium", "large")
+TIERS = ("large", "medium", "small")  # the size tiers, largest first (the order shown)
 
 
 class _Model(BaseModel):

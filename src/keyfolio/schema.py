@@ -13,6 +13,8 @@ from typing import Literal
 
 import pyarrow as pa
 
+from keyfolio.errors import KeyfolioError
+
 Kind = Literal["id", "text", "number", "date", "bool"]
 
 ARROW_TYPES: dict[str, pa.DataType] = {
@@ -183,8 +185,6 @@ TABLE_NAMES: tuple[str, ...] = tuple(TABLES)
 
 def spec(table: str) -> TableSpec:
     """The spec of a canonical table, or a clear error listing the known tables."""
-    from keyfolio.errors import KeyfolioError
-
     try:
         return TABLES[table]
     except KeyError:

@@ -12,17 +12,21 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from keyfolio.errors import WorkspaceError
-from keyfolio.schema import TABLE_NAMES
+from keyfolio.policy import parse_policy, template_text
+from keyfolio.schema import TABLE_NAMES, TABLES
 
 POLICY_FILE = "keyfolio.toml"
 
@@ -79,28 +83,17 @@ class Workspace:
             raise WorkspaceError(f"{self.root}: table {table!r} has not been imported")
         return pq.read_table(path)
 
-    # -- runs --------------------------------------------------------------------------
-    def runs(self) -> list[str]:
-        """Run ids, oldest first (run ids sort chronologically)."""
-        if not self.runs_dir.is_dir():
-            return []
-        return sorted(
-            p.name for p in self.runs_dir.iterdir() if p.is_dir() and (p / "run.json").is_file()
-        )
-
-    def run_dir(self, run_id: str | None = None) -> Path:
-        """The folder of ``run_id``, or of the latest run when ``run_id`` is None."""
-        runs = self.runs()
-        if not runs:
-            raise WorkspaceError(f"{self.root}: no runs yet (use `keyfolio run {self.root}`)")
-        if run_id is None:
-            return self.runs_dir / runs[-1]
-        if run_id not in runs:
-            raise WorkspaceError(
-                f"{self.root}: no run {run_id!r}; runs: {', '.join(runs[-5:])}"
-                + (" ..." if len(runs) > 5 else "")
-            )
-        return self.runs_dir / run_id
+    def read_frame(self, table: str) -> pd.DataFrame | None:
+        """A canonical table as pandas with its canonical types (ids and text as strings), or
+        None when it has not been imported."""
+        if not self.has_table(table):
+            return None
+        df = self.read_table(table).to_pandas()
+        columns = {c.name: c.kind for c in TABLES[table].columns}
+        for col in df.columns:
+            if columns.get(col) in ("id", "text"):
+                df[col] = df[col].astype("string")
+        return df
 
     # -- writing -----------------------------------------------------------------------
     def write_tables(self, tables: Mapping[str, pa.Table]) -> None:
@@ -110,29 +103,31 @@ class Workspace:
         written are they renamed into place (rename is atomic on one filesystem). If
         anything fails before the renames, the workspace is unchanged.
         """
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        staged: list[tuple[Path, Path]] = []
-        try:
+        with contextlib.ExitStack() as stack:
             for name, table in tables.items():
-                fd, tmp_name = tempfile.mkstemp(
-                    prefix=f".{name}.", suffix=".tmp", dir=self.data_dir
-                )
-                os.close(fd)
-                staged.append((Path(tmp_name), self.table_path(name)))
-                pq.write_table(table, tmp_name, compression="zstd")
-        except BaseException:
-            for tmp, _ in staged:
-                with contextlib.suppress(FileNotFoundError):
-                    tmp.unlink()
-            raise
-        for tmp, final in staged:
-            os.replace(tmp, final)
+                tmp = stack.enter_context(atomic_file(self.table_path(name)))
+                pq.write_table(table, tmp, compression="zstd")
+            # every file is written: leaving the block renames them into place
+
+
+def init_workspace(path: Path, *, force: bool = False) -> Workspace:
+    """Create a workspace folder with the commented policy template."""
+    if path.exists() and not path.is_dir():
+        raise WorkspaceError(f"{path}: exists and is not a folder")
+    policy = path / POLICY_FILE
+    if policy.exists() and not force:
+        raise WorkspaceError(f"{policy}: already exists (use --force to overwrite it)")
+    text = template_text()
+    parse_policy(text)  # the template must always be a valid policy
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "data").mkdir(exist_ok=True)
+    (path / "runs").mkdir(exist_ok=True)
+    atomic_write_text(policy, text)
+    return Workspace(path)
 
 
 def file_sha256(path: Path) -> str:
     """SHA-256 of a file, read in 1 MiB chunks."""
-    import hashlib
-
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -140,18 +135,30 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a text file via a temporary file and a rename."""
+@contextlib.contextmanager
+def atomic_file(path: Path, *, mode: int | None = None) -> Iterator[Path]:
+    """Write ``path`` all at once: the block writes the temporary file it is given (in the
+    same folder), which replaces ``path`` only if the block succeeds. ``mode``: the file's
+    permissions (a temporary file is private; a document to share is 0o644)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        yield tmp
+        if mode is not None:
+            tmp.chmod(mode)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+            tmp.unlink()
         raise
+
+
+def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> None:
+    """Write a text file via a temporary file and a rename."""
+    with atomic_file(path, mode=mode) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 @contextlib.contextmanager
@@ -163,7 +170,5 @@ def staged_dir(final: Path) -> Iterator[Path]:
         yield tmp
         os.replace(tmp, final)
     except BaseException:
-        import shutil
-
         shutil.rmtree(tmp, ignore_errors=True)
         raise

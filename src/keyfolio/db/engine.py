@@ -23,6 +23,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError
@@ -91,6 +93,15 @@ def _normalise(raw: str, source: str) -> str:
 
 
 # -- engines ------------------------------------------------------------------------------
+def exists(ws: Workspace) -> bool:
+    """False when the workspace uses its own SQLite file and that file was never created
+    (nothing has been stored yet: reading it need not create it)."""
+    url = make_url(database_url(ws))
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return True
+    return Path(url.database).is_file()
+
+
 def open_db(ws: Workspace) -> Engine:
     """The engine of ``ws``'s app database, created and migrated to head on first use."""
     return open_url(database_url(ws))
@@ -160,9 +171,21 @@ def migrations_config(url: str | None = None) -> Config:
     return cfg
 
 
+def _at_head(engine: Engine, cfg: Config) -> bool:
+    """Whether the schema is already at the newest revision (one small query; a run does
+    not pay for Alembic's migration machinery when nothing is to be done)."""
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+        conn.rollback()
+    return current == head
+
+
 def upgrade_to_head(engine: Engine) -> None:
     """Bring ``engine``'s schema to the newest revision, in one transaction."""
     cfg = migrations_config()
+    if _at_head(engine, cfg):
+        return
     with engine.execution_options(**{_WRITE: True}).begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from keyfolio.db import audit
-from keyfolio.db.engine import read_session, write_session
+from keyfolio.db.engine import exists, read_session, write_session
 from keyfolio.db.models import DIRECTIONS, OverrideRow, as_utc, utcnow
 from keyfolio.errors import KeyfolioError
 from keyfolio.overrides import Direction, Override
@@ -47,7 +47,9 @@ class OverrideState:
 
 # -- reading ------------------------------------------------------------------------------
 def list_overrides(ws: Workspace) -> list[Override]:
-    """The active overrides, by account id."""
+    """The active overrides, by account id (none when the database was never created)."""
+    if not exists(ws):
+        return []
     query = select(OverrideRow).where(OverrideRow.removed_at.is_(None))
     with read_session(ws) as session:
         rows = session.scalars(query.order_by(OverrideRow.account_id)).all()

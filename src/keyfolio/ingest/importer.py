@@ -14,12 +14,13 @@ import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from keyfolio.errors import ImportValidationError, Problem
+from keyfolio.errors import ImportValidationError, KeyfolioError, Problem
 from keyfolio.ingest.mapping import TableMapping, check_columns, load_mapping
 from keyfolio.ingest.readers import (
     ROW,
@@ -100,6 +101,44 @@ def import_table(
         origin=f"import {table}",
     )
     return run_import(ws, [mapping])
+
+
+def parse_columns(pairs: list[str]) -> dict[str, str]:
+    """``["account_id=CustomerID", ...]`` (the one-table form's ``--col``) as a dict."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        canon, sep, src = pair.partition("=")
+        if not sep or not canon.strip() or not src.strip():
+            raise KeyfolioError(
+                f"--col {pair!r}: expected canonical=Source, e.g. account_id=CustomerID"
+            )
+        out[canon.strip()] = src.strip()
+    return out
+
+
+def import_files(
+    ws: Workspace,
+    *,
+    table: str | None = None,
+    file: Path | None = None,
+    mapping: Path | None = None,
+    columns: list[str] | None = None,
+    options: dict[str, Any] | None = None,
+) -> ImportResult:
+    """``keyfolio import``: with a mapping file (several tables), or one table from one
+    file with ``columns`` as ``canonical=Source`` pairs and reading ``options``."""
+    if mapping is not None:
+        if table is not None or file is not None or columns or options:
+            raise KeyfolioError(
+                "use either --mapping FILE or TABLE FILE [--col ...] with reading options, not both"
+            )
+        return import_mapping(ws, mapping)
+    if table is None or file is None:
+        raise KeyfolioError(
+            "expected --mapping FILE, or TABLE FILE (e.g. `accounts customers.csv`)"
+        )
+    opts = ReadOptions(**options) if options else None
+    return import_table(ws, table, file, parse_columns(columns or []), opts)
 
 
 def run_import(ws: Workspace, mappings: list[TableMapping]) -> ImportResult:

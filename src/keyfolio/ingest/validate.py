@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from keyfolio.errors import Problem
+from keyfolio.errors import KeyfolioError, Problem
 from keyfolio.ingest.readers import ROW, ReadOptions
 
 ROWS_SHOWN = 20  # problems listed per (file, column, check); the rest are counted
@@ -324,8 +324,6 @@ def compile_where(expr_text: str, columns: Sequence[str], origin: str) -> str:
     import sqlglot
     from sqlglot import exp
 
-    from keyfolio.errors import KeyfolioError
-
     def err(msg: str) -> KeyfolioError:
         return KeyfolioError(f"{origin}: where: {msg} in {expr_text!r}")
 
@@ -371,8 +369,6 @@ def apply_where(batch: pa.Table, query: str) -> pa.Table:
         con.register("src", batch)
         result = con.sql(query).to_arrow_table()
     except duckdb.Error as e:
-        from keyfolio.errors import KeyfolioError
-
         raise KeyfolioError(
             f"where: the filter failed on the data ({str(e).splitlines()[0]})"
         ) from None

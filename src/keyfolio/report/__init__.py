@@ -18,10 +18,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from keyfolio import runs
 from keyfolio.errors import KeyfolioError
+from keyfolio.fmt import DASH, num
 from keyfolio.report.data import ReportData, load_run
 from keyfolio.report.model import Report
-from keyfolio.workspace import Workspace
+from keyfolio.report.render.html import render_html
+from keyfolio.report.render.pdf import html_to_pdf
+from keyfolio.report.render.xlsx import write_xlsx
+from keyfolio.report.sections import (
+    changes,
+    contested,
+    data_notes,
+    definition,
+    glance,
+    key_list,
+    matrix,
+    profit,
+    workload,
+)
+from keyfolio.workspace import Workspace, atomic_write_text
 
 Format = Literal["html", "pdf", "xlsx"]
 FORMATS: tuple[str, ...] = ("html", "pdf", "xlsx")
@@ -31,25 +47,21 @@ __all__ = ["FORMATS", "Report", "ReportData", "build_model", "build_report", "lo
 
 def build_model(data: ReportData) -> Report:
     """The report's sections, in order, from the loaded run."""
-    from keyfolio.report import lists, overview
-    from keyfolio.report.fmt import num
-
-    diff = lists.changes_frame(data)
     sections = [
-        overview.definition_section(data),
-        overview.glance_section(data),
-        overview.profit_section(data),
-        overview.matrix_section(data),
-        lists.key_list_section(data),
-        lists.changes_section(data, diff),
-        lists.contested_section(data),
-        lists.workload_section(data),
-        lists.data_notes_section(data),
+        definition.definition_section(data),
+        glance.glance_section(data),
+        profit.profit_section(data),
+        matrix.matrix_section(data),
+        key_list.key_list_section(data),
+        changes.changes_section(data, changes.changes(data)),
+        contested.contested_section(data),
+        workload.workload_section(data),
+        data_notes.data_notes_section(data),
     ]
     m = data.meta
     meta = [
         ("Run", data.run_id),
-        ("Data up to", str(m.get("as_of") or "—")),
+        ("Data up to", str(m.get("as_of") or DASH)),
         ("Accounts", num(len(data.selectable))),
         ("Key accounts", num(len(data.key))),
         ("Currency", data.currency),
@@ -57,7 +69,7 @@ def build_model(data: ReportData) -> Report:
     ]
     return Report(
         title="Key accounts: the definition and the list",
-        subtitle=f"{data.run_dir.parent.parent.name}: what makes an account key here, which "
+        subtitle=f"{data.run.dir.parent.parent.name}: what makes an account key here, which "
         "accounts are, and why",
         run_id=data.run_id,
         sections=sections,
@@ -65,13 +77,13 @@ def build_model(data: ReportData) -> Report:
     )
 
 
-def _resolve(ws: Workspace | Path | str, run_id: str | None) -> Path:
+def _resolve(ws: Workspace | Path | str, run_id: str | None) -> runs.Run:
     if isinstance(ws, Workspace):
-        return ws.run_dir(run_id)
+        return runs.get(ws, run_id)
     path = Path(ws)
-    if (path / "run.json").is_file() and run_id is None:
-        return path  # a run folder given directly
-    return Workspace.open(path).run_dir(run_id)
+    if (path / runs.RUN_JSON).is_file() and run_id is None:
+        return runs.open_folder(path)  # a run folder given directly
+    return runs.get(Workspace.open(path), run_id)
 
 
 def build_report(
@@ -87,28 +99,17 @@ def build_report(
     """
     if fmt not in FORMATS:
         raise KeyfolioError(f"unknown report format {fmt!r}; expected one of html, pdf, xlsx")
-    run_dir = _resolve(ws, run_id)
-    target = Path(out) if out is not None else run_dir / f"report.{fmt}"
+    run = _resolve(ws, run_id)
+    target = Path(out) if out is not None else run.path(f"report.{fmt}")
     if target.is_dir():
-        target = target / f"report-{run_dir.name}.{fmt}"
-    target.parent.mkdir(parents=True, exist_ok=True)
+        target = target / f"report-{run.id}.{fmt}"
     if fmt == "xlsx":
-        from keyfolio.report.xlsx import write_xlsx
-
-        write_xlsx(load_run(run_dir, contributions_for_key_only=True), target)
+        write_xlsx(load_run(run, contributions_for_key_only=True), target)
         return target
-    data = load_run(run_dir)
-    report = build_model(data)
-    from keyfolio.report.html import render_html
-
-    text = render_html(report)
+    data = load_run(run)
+    text = render_html(build_model(data))
     if fmt == "html":
-        from keyfolio.workspace import atomic_write_text
-
-        atomic_write_text(target, text)
-        target.chmod(0o644)  # a document to share, not a secret
+        atomic_write_text(target, text, mode=0o644)  # a document to share, not a secret
         return target
-    from keyfolio.report.pdf import html_to_pdf
-
     html_to_pdf(text, target, run_id=data.run_id)
     return target

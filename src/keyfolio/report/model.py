@@ -1,6 +1,6 @@
 """The report as data: sections of prose, tables, charts and one-line notes.
 
-Section builders (:mod:`keyfolio.report.overview`, :mod:`keyfolio.report.lists`) fill these;
+Section builders (:mod:`keyfolio.report.sections`) fill these;
 the HTML template renders them (and the PDF prints that HTML); tests read them directly.
 """
 

@@ -4,6 +4,6 @@
 >>> info = generate_workspace(Path("demo"), accounts=2000, lines=200_000)  # doctest: +SKIP
 """
 
-from keyfolio.sample.generator import SampleInfo, generate_workspace
+from keyfolio.sample.generator import SampleInfo, generate_workspace, make_sample
 
-__all__ = ["SampleInfo", "generate_workspace"]
+__all__ = ["SampleInfo", "generate_workspace", "make_sample"]

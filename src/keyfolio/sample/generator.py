@@ -30,6 +30,7 @@ from keyfolio.policy import parse_policy, template_text
 from keyfolio.sample import accounts as ac
 from keyfolio.sample import tables as tb
 from keyfolio.sample.lines import CHUNK_LINES, LineResult, write_orders_and_lines
+from keyfolio.sample.sources import SourceWriter
 from keyfolio.schema import TABLES
 from keyfolio.workspace import POLICY_FILE, atomic_write_text
 
@@ -106,6 +107,28 @@ def generate_workspace(
     return SampleInfo(out, counts, time.perf_counter() - t0)
 
 
+def make_sample(
+    path: Path,
+    *,
+    accounts: int = 2000,
+    lines: int = 200_000,
+    years: int = 3,
+    seed: int = 7,
+    sources: bool = False,
+    replace: bool = False,
+    progress: Progress | None = None,
+) -> SampleInfo:
+    """A sample workspace for ``keyfolio sample`` and ``keyfolio demo`` (``replace``
+    replaces an earlier *sample* in the folder, never a user's own workspace: one without
+    ``truth.json``)."""
+    if replace and path.is_dir() and any(path.iterdir()) and not (path / "truth.json").is_file():
+        raise WorkspaceError(f"{path}: folder exists and is not a sample (choose another folder)")
+    return generate_workspace(
+        path, accounts=accounts, lines=lines, years=years, seed=seed, sources=sources,
+        progress=progress, overwrite=replace,
+    )  # fmt: skip
+
+
 def _check_target(out: Path, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise WorkspaceError(f"{out}: expected a folder for the sample workspace, found a file")
@@ -165,8 +188,6 @@ def _build(
 
     writer = None
     if sources:
-        from keyfolio.sample.sources import SourceWriter
-
         writer = SourceWriter(root / "sources")
     sink = writer.lines_sink if writer else None
     result = write_orders_and_lines(

@@ -1,6 +1,7 @@
 """Selection of key accounts: rules, exact optimum, deselection with hysteresis, reasons,
-robustness and reconciliation. The entry point is :func:`define_key_accounts`."""
+robustness and reconciliation. The entry point is :func:`select`."""
 
-from keyfolio.selection.define import FILES, Definition, define_key_accounts, write_definition
+from keyfolio.selection.reconcile import Reconciliation, reconcile
+from keyfolio.selection.select import Definition, select
 
-__all__ = ["FILES", "Definition", "define_key_accounts", "write_definition"]
+__all__ = ["Definition", "Reconciliation", "reconcile", "select"]

@@ -24,8 +24,6 @@ Two exact solvers:
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from dataclasses import dataclass, field
 from itertools import product
@@ -69,27 +67,15 @@ def _fits(p: Knapsack) -> np.ndarray:
     return ok
 
 
-_BANNER_DONE = False
-
-
 def _new_highs() -> Any:
-    """A Highs instance; the first one of the process prints a banner on the C++ stdout, which
-    would corrupt ``--json`` output, so that construction writes to /dev/null."""
+    """A quiet HiGHS instance. highspy's ``Highs`` (the Python subclass, which enables
+    callbacks at construction) writes a banner on the C++ stdout before any option can be
+    set, which would corrupt ``--json`` output; the core class it extends does not, and has
+    every method used here."""
     import highspy
 
-    global _BANNER_DONE
-    if _BANNER_DONE:
-        return highspy.Highs()
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 1)
-            hs = highspy.Highs()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-    _BANNER_DONE = True
+    hs = highspy._Highs()  # type: ignore[attr-defined]  # the core class, not in the stubs
+    hs.setOptionValue("output_flag", False)
     return hs
 
 
@@ -123,7 +109,6 @@ def solve_mip(p: Knapsack, *, time_limit: float = 30.0, mip_rel_gap: float = 1e-
         status = "Optimal (no constraint binds)"
         return Solution(chosen, float(v.sum()), status, 0.0, "trivial", sec)
     hs = _new_highs()
-    hs.setOptionValue("output_flag", False)
     hs.setOptionValue("time_limit", float(time_limit))
     hs.setOptionValue("mip_rel_gap", float(mip_rel_gap))
     empty_i = np.zeros(0, dtype=np.int32)

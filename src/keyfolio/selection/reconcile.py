@@ -11,30 +11,79 @@ counted as their group (selection happens on groups and standalone accounts). Ou
   key, with the lists and the reasons;
 * ``unlisted``: key accounts that no list names.
 
-:func:`reconciliation_frame` stacks them into one long table (``section`` column) for
-``reconciliation.parquet``.
+:meth:`Reconciliation.frame` stacks them into one long table (``section`` column) for
+``reconciliation.parquet``; :meth:`Reconciliation.from_frame` reads it back.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import combinations
 
 import pandas as pd
 
 DEFINITION = "definition"
+SECTIONS = ("lists", "overlap", "failing", "unlisted")
+COUNTS = frozenset({"n_declared", "n_known", "n_key", "n_a", "n_b", "n_common", "n_lists"})
+COLUMNS = {
+    "lists": ["list_name", "n_declared", "n_known", "n_key", "share_key"],
+    "overlap": ["list_a", "list_b", "n_a", "n_b", "n_common", "jaccard"],
+    "failing": ["account_id", "name", "n_lists", "lists", "reasons"],
+    "unlisted": ["account_id", "name", "quadrant", "decision", "reasons"],
+}
 
 
-def reconcile(portfolio: pd.DataFrame, declared: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+@dataclass(frozen=True)
+class Reconciliation:
+    """The definition against the declared lists (see the module docstring)."""
+
+    lists: pd.DataFrame
+    overlap: pd.DataFrame
+    failing: pd.DataFrame
+    unlisted: pd.DataFrame
+
+    @classmethod
+    def empty(cls) -> Reconciliation:
+        return cls(*(pd.DataFrame(columns=COLUMNS[s]) for s in SECTIONS))
+
+    @property
+    def has_lists(self) -> bool:
+        return not self.lists.empty
+
+    def sections(self) -> dict[str, pd.DataFrame]:
+        return {s: getattr(self, s) for s in SECTIONS}
+
+    def frame(self) -> pd.DataFrame:
+        """One long table with a ``section`` column (lists / overlap / failing / unlisted);
+        columns that a section lacks are null. Values are kept as text where types mix."""
+        frames = [df.assign(section=section) for section, df in self.sections().items()]
+        out = pd.concat(frames, ignore_index=True)
+        for c in ("name", "reasons", "lists", "quadrant", "decision", "list_name", "list_a",
+                  "list_b"):  # fmt: skip
+            if c in out.columns:
+                out[c] = out[c].astype(object).where(out[c].notna(), None)
+        cols = ["section"] + [c for c in out.columns if c != "section"]
+        return out[cols]
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> Reconciliation:
+        """The sections back from :meth:`frame`'s long table."""
+        parts = []
+        for section in SECTIONS:
+            part = frame[frame["section"] == section].drop(columns=["section"])
+            part = part.dropna(axis=1, how="all").reset_index(drop=True)
+            for c in COUNTS.intersection(part.columns):  # stacked with nulls, they became floats
+                part[c] = part[c].astype("int64")
+            known = [c for c in COLUMNS[section] if c in part.columns]
+            parts.append(part[known + [c for c in part.columns if c not in known]])
+        return cls(*parts)
+
+
+def reconcile(portfolio: pd.DataFrame, declared: pd.DataFrame | None) -> Reconciliation:
     """``portfolio`` needs account_id, name, is_key, reasons, quadrant, decision and the
     optional group_id / in_group columns."""
-    empty = {
-        "lists": pd.DataFrame(columns=["list_name", "n_declared", "n_known", "n_key", "share_key"]),
-        "overlap": pd.DataFrame(columns=["list_a", "list_b", "n_a", "n_b", "n_common", "jaccard"]),
-        "failing": pd.DataFrame(columns=["account_id", "name", "n_lists", "lists", "reasons"]),
-        "unlisted": pd.DataFrame(columns=["account_id", "name", "quadrant", "decision", "reasons"]),
-    }
     if declared is None or not len(declared):
-        return empty
+        return Reconciliation.empty()
     ids = portfolio["account_id"].astype(str)
     to_group: dict[str, str] = {}
     if "group_id" in portfolio.columns:
@@ -75,7 +124,7 @@ def reconcile(portfolio: pd.DataFrame, declared: pd.DataFrame | None) -> dict[st
             }
             for a, b in combinations(all_sets, 2)
         ],
-        columns=empty["overlap"].columns,
+        columns=COLUMNS["overlap"],
     )  # fmt: skip
     per_acc = d.groupby("account_id")["list_name"].agg(lambda s: ", ".join(sorted(set(s))))
     n_lists = d.groupby("account_id")["list_name"].nunique()
@@ -98,7 +147,7 @@ def reconcile(portfolio: pd.DataFrame, declared: pd.DataFrame | None) -> dict[st
     unlisted = un.assign(account_id=un["account_id"].astype(str))[
         ["account_id", "name", "quadrant", "decision", "reasons"]
     ].reset_index(drop=True)
-    return {"lists": lists, "overlap": overlap, "failing": failing, "unlisted": unlisted}
+    return Reconciliation(lists, overlap, failing, unlisted)
 
 
 def _jaccard(a: set[str], b: set[str]) -> float:
@@ -111,17 +160,3 @@ def _get(info: pd.DataFrame, a: str, col: str) -> object:
         return None
     v = info.at[a, col]
     return None if pd.isna(v) else v
-
-
-def reconciliation_frame(rec: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """One long table with a ``section`` column (lists / overlap / failing / unlisted);
-    columns that a section lacks are null. Values are kept as text where types mix."""
-    frames = []
-    for section, df in rec.items():
-        frames.append(df.assign(section=section))
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    for c in ("name", "reasons", "lists", "quadrant", "decision", "list_name", "list_a", "list_b"):
-        if c in out.columns:
-            out[c] = out[c].astype(object).where(out[c].notna(), None)
-    cols = ["section"] + [c for c in out.columns if c != "section"]
-    return out[cols]

@@ -23,6 +23,7 @@ otherwise p_key is 1 for key accounts and 0 for the others, with a warning.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,8 +82,6 @@ def robustness(
 ) -> Robustness:
     """p_key per account. ``remaining`` carries the capacities left after the forced accounts
     (its value/hours are ignored); ``candidate`` marks rows that can be key at all."""
-    import time
-
     t0 = time.perf_counter()
     n = len(free)
     p_key = np.where(candidate, 0.0, np.nan)

@@ -299,6 +299,15 @@ def _joined(
     return out.fillna(fill)
 
 
+@dataclass(frozen=True)
+class AccountValue:
+    """The result of :func:`account_value`: one row per account (``frame``) and the fitted
+    models' parameters, the fallback's retention and why a model is missing (``models``)."""
+
+    frame: pd.DataFrame
+    models: dict[str, Any]
+
+
 def account_value(
     summary: pd.DataFrame,
     accounts: pd.DataFrame,
@@ -312,7 +321,7 @@ def account_value(
     fallback_retention: float | None = None,
     steps_per_year: int = 12,
     penalizer: float = 0.0,
-) -> pd.DataFrame:
+) -> AccountValue:
     """CLV, p_alive, expected orders, ROCI, headroom and profit potential per account.
 
     ``summary``: the :func:`~keyfolio.value.summary.rfm_summary` columns (accounts without
@@ -320,8 +329,7 @@ def account_value(
     ``accounts``: account_id, size_tier, cost_to_serve_per_year, cm_pct, revenue (last
     year), wallet_total_spend (NaN = unknown). ``tier_hours``: KAM hours per account and
     year by size tier. The exact definitions are in the module docstring.
-    Returns one row per row of ``accounts`` (same order); the fitted
-    parameters are in ``result.attrs["value_models"]``.
+    Returns one row per row of ``accounts`` (same order) and the fitted parameters.
     """
     if not 0 <= discount_rate < 1:
         raise ModelError(f"discount_rate: expected 0 <= rate < 1, found {discount_rate}")
@@ -383,7 +391,7 @@ def _assemble(
     dy: float,
     models: ValueModels,
     rho: float,
-) -> pd.DataFrame:
+) -> AccountValue:
     value = res["expected_orders_discounted"] * res["margin_per_order"]
     cts_pv = df["cost_to_serve_per_year"].to_numpy(float) * res["alive_pv"]
     hours = df["size_tier"].astype(str).map(tier_hours).to_numpy(float)
@@ -414,13 +422,13 @@ def _assemble(
             "wallet_flag": np.where(np.isnan(wallet), "no wallet data", ""),
         }
     )
-    out.attrs["value_models"] = {
+    info = {
         **models.info,
         "reason": models.reason,
         "repeat_customers": models.n_repeat,
         "retention": rho,
     }
-    return out
+    return AccountValue(out, info)
 
 
 @dataclass(frozen=True)

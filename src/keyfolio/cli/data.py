@@ -1,0 +1,101 @@
+"""Commands that set a workspace up: init, import, sample."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from keyfolio.cli.console import bars, esc, handled, print_json, say, warn
+from keyfolio.cli.options import JsonOpt, WorkspaceArg
+from keyfolio.ingest import import_files
+from keyfolio.sample import make_sample
+from keyfolio.workspace import Workspace, init_workspace
+
+
+def init(
+    workspace: WorkspaceArg,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing policy file.")] = False,
+) -> None:
+    """Create a new workspace with a commented policy (keyfolio.toml)."""
+    ws = init_workspace(workspace, force=force)
+    say(
+        f"Workspace ready: {esc(ws.root)}. Edit {esc(ws.policy_path.name)}, then `keyfolio import`."
+    )
+
+
+def import_(
+    workspace: WorkspaceArg,
+    table: Annotated[
+        str | None, typer.Argument(help="Canonical table (one-table form).", show_default=False)
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Argument(help="Source file: CSV, XLSX or Parquet.", show_default=False)
+    ] = None,
+    mapping: Annotated[
+        Path | None, typer.Option("--mapping", "-m", help="Mapping file (TOML) for several tables.")
+    ] = None,
+    col: Annotated[
+        list[str] | None,
+        typer.Option("--col", help="canonical=Source column, repeatable (one-table form)."),
+    ] = None,
+    delimiter: Annotated[str | None, typer.Option(help="CSV delimiter.")] = None,
+    encoding: Annotated[str | None, typer.Option(help="File encoding, e.g. latin-1.")] = None,
+    date_format: Annotated[
+        str | None, typer.Option(help='strftime format, e.g. "%d.%m.%Y".')
+    ] = None,
+    decimal: Annotated[str | None, typer.Option(help='Decimal mark: "." or ",".')] = None,
+    sheet: Annotated[str | None, typer.Option(help="XLSX sheet name.")] = None,
+    header_row: Annotated[int | None, typer.Option(help="1-based row of the header.")] = None,
+    missing: Annotated[
+        list[str] | None, typer.Option(help="A string that means missing, repeatable.")
+    ] = None,
+    where: Annotated[str | None, typer.Option(help="Filter on source columns.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import source files into the workspace, validating everything first.
+
+    Either --mapping FILE for several tables, or TABLE FILE [--col canonical=Source ...].
+    An import that finds problems lists them all and changes nothing.
+    """
+    opts = {
+        "delimiter": delimiter, "encoding": encoding, "date_format": date_format,
+        "decimal": decimal, "sheet": sheet, "header_row": header_row, "missing": missing,
+        "where": where,
+    }  # fmt: skip
+    result = import_files(
+        Workspace.open(workspace), table=table, file=file, mapping=mapping, columns=col or [],
+        options={k: v for k, v in opts.items() if v is not None},
+    )  # fmt: skip
+    if as_json:
+        print_json(dataclasses.asdict(result))
+        return
+    for name, rows in result.tables.items():
+        say(f"imported [bold]{esc(name)}[/]: {rows:,} rows")
+    for w in result.warnings:
+        warn(w)
+
+
+def sample(
+    out: Annotated[Path, typer.Argument(help="Folder for the new sample workspace.")],
+    accounts: Annotated[int, typer.Option(help="Number of accounts.")] = 2000,
+    lines: Annotated[int, typer.Option(help="Number of order lines.")] = 200_000,
+    years: Annotated[int, typer.Option(help="Years of history.")] = 3,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 7,
+    sources: Annotated[
+        bool, typer.Option("--sources", help="Also write CSV source files and a mapping.")
+    ] = False,
+) -> None:
+    """Write a ready-to-run synthetic workspace at any scale (streams to Parquet)."""
+    with bars() as cb:
+        info = make_sample(out, accounts=accounts, lines=lines, years=years, seed=seed,
+                           sources=sources, progress=cb)  # fmt: skip
+    say(f"Sample workspace written to {esc(info.path)} ({info.seconds:.1f} s).")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(handled(init))
+    app.command("import")(handled(import_))
+    app.command()(handled(sample))

@@ -1,0 +1,247 @@
+"""``keyfolio run``: the whole pipeline, one plain function per stage, in this order::
+
+    facts        order lines -> per-account facts          (the engine: the only pass over lines)
+    value lines  the RFM summary per account               (the same engine, still open)
+    economics    margin, cost-to-serve, growth, Pareto     (one row per account from here on)
+    segments     size tier
+    value        CLV, p_alive, ROCI; return on customer since the previous run
+    scoring      attractiveness and strength, per-criterion contributions
+    segments     KAM matrix quadrant, growth and strategic-value bands
+    selection    rules, optimum under capacity, hysteresis, reasons, robustness, reconciliation
+
+Each stage takes typed inputs and returns a typed result; the columns a stage adds to the
+portfolio are joined here (:func:`_join`), so the sequence below is the whole story. The
+result is a new ``runs/<run_id>/`` folder (:mod:`keyfolio.runs`) with ``portfolio.parquet``,
+``run.json`` (policy text and hash, input hashes and row counts, code version, stage timings
+and rows) and the side tables of each stage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+import keyfolio
+from keyfolio import db, runs
+from keyfolio.overrides import Override
+from keyfolio.pipeline import economics as economics_stage
+from keyfolio.pipeline import facts as facts_stage
+from keyfolio.pipeline import scoring as scoring_stage
+from keyfolio.pipeline import segments
+from keyfolio.pipeline import selection as selection_stage
+from keyfolio.pipeline import value as value_stage
+from keyfolio.pipeline.economics import Economics, whale_curve
+from keyfolio.pipeline.facts import Facts
+from keyfolio.pipeline.value import ReturnOnCustomer, ValueResult
+from keyfolio.policy import Policy, load_policy
+from keyfolio.selection import Definition
+from keyfolio.workspace import Workspace, file_sha256
+
+Progress = Callable[[str], None]
+PREVIOUS_COLUMNS = ("account_id", "clv", "selectable", "is_key")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run: engine threads (default all cores), robustness draws (default the
+    policy's) and a progress callback that gets each stage's name as it starts."""
+
+    threads: int | None = None
+    robustness_draws: int | None = None
+    progress: Progress | None = None
+
+
+@dataclass
+class RunResult:
+    run: runs.Run
+    policy: Policy
+    portfolio: pd.DataFrame
+    facts: Facts
+    economics: Economics
+    value: ValueResult
+    return_on_customer: ReturnOnCustomer | None
+    definition: Definition
+    warnings: list[str]
+    meta: dict[str, Any]  # what run.json holds
+
+    @property
+    def run_id(self) -> str:
+        return self.run.id
+
+    @property
+    def run_dir(self) -> Path:
+        return self.run.dir
+
+    @property
+    def timings(self) -> dict[str, float]:
+        return dict(self.meta["timings_s"])
+
+
+@dataclass
+class _StageLog:
+    progress: Progress | None
+    timings: dict[str, float] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        if self.progress:
+            self.progress(name)
+        t0 = time.perf_counter()
+        yield
+        # a stage may run in parts: the timings add up
+        self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - t0, 4)
+
+
+@dataclass(frozen=True)
+class DefinitionInputs:
+    """What the definition needs besides the portfolio: people's judgement and lists, the
+    previous key list and the overrides in force."""
+
+    assessments: pd.DataFrame | None = None
+    feedback: pd.DataFrame | None = None
+    declared: pd.DataFrame | None = None
+    previous: pd.DataFrame | None = None  # account_id, is_key of the previous run
+    overrides: Sequence[Override] = ()
+
+    @classmethod
+    def of(cls, ws: Workspace, previous: pd.DataFrame | None) -> DefinitionInputs:
+        return cls(
+            assessments=ws.read_frame("assessments"), feedback=ws.read_frame("feedback"),
+            declared=ws.read_frame("declared"), previous=previous,
+            overrides=db.list_overrides(ws),
+        )  # fmt: skip
+
+
+def define(portfolio: pd.DataFrame, policy: Policy, inputs: DefinitionInputs) -> Definition:
+    """The key-account definition on a portfolio with its economics, size and value:
+    scoring -> matrix segments -> selection."""
+    scores = scoring_stage.scores(
+        portfolio, policy, assessments=inputs.assessments, feedback=inputs.feedback
+    )
+    pf = _join(portfolio, scoring_stage.columns(scores, portfolio.index))
+    pf = _join(pf, segments.matrix(pf, policy.matrix))
+    return selection_stage.key_accounts(
+        pf, scores, policy, declared=inputs.declared, previous=inputs.previous,
+        overrides=inputs.overrides,
+    )  # fmt: skip
+
+
+def run(ws: Workspace, options: RunOptions | None = None) -> RunResult:
+    """Run the whole pipeline on a workspace and write a new run folder."""
+    options = options or RunOptions()
+    started = dt.datetime.now(dt.UTC)
+    log = _StageLog(options.progress)
+    policy = _with_draws(load_policy(ws.policy_path), options.robustness_draws)
+    manifest = input_manifest(ws)
+    prev_run = runs.previous(ws)
+    previous = prev_run.portfolio(PREVIOUS_COLUMNS) if prev_run else None
+    con = facts_stage.connect(options.threads)
+    try:
+        with log.stage("facts"):
+            facts = facts_stage.compute_facts(ws, policy, con=con, since=_as_of(prev_run))
+        with log.stage("value_lines"):
+            rfm = value_stage.rfm_pass(con, ws, policy, facts)
+    finally:
+        facts_stage.release(con)  # the per-account stages run in pandas: free the engine
+    log.rows["facts"] = facts.accounts.num_rows
+    with log.stage("economics"):
+        econ = economics_stage.compute_economics(
+            facts, accounts=_optional(ws, "accounts"), wallet=_optional(ws, "wallet"),
+            window_months=policy.growth.window_months,
+        )  # fmt: skip
+    log.rows["economics"] = len(econ.portfolio)
+    with log.stage("segments"):
+        pf = _join(econ.portfolio, segments.size(econ.portfolio, policy.size))
+    log.rows["segments"] = len(pf)
+    with log.stage("value"):
+        value = value_stage.customer_value(pf, rfm, policy, facts)
+        pf = _join(pf, value.columns)
+        prev_id = prev_run.id if prev_run else None
+        roc = value_stage.return_on_customer(pf, previous, prev_id, facts)
+        if roc is not None:
+            pf = _join(pf, roc.column.rename("return_on_customer").to_frame())
+    log.rows["value"] = len(pf)
+    with log.stage("definition"):
+        defn = define(pf, policy, DefinitionInputs.of(ws, previous))
+    log.rows["definition"] = len(defn.portfolio)
+    warnings = [*facts.warnings, *econ.warnings, *value.warnings, *defn.warnings]
+    run_id = runs.new_run_id(ws, started)
+    meta: dict[str, Any] = {
+        "run_id": run_id,
+        "started": started.isoformat(timespec="seconds"),
+        "keyfolio_version": keyfolio.__version__,
+        "python": platform.python_version(),
+        "policy": {"sha256": policy.sha256, "text": policy.text},
+        "inputs": manifest,
+        "as_of": facts.as_of.isoformat() if facts.as_of else None,
+        "currency": policy.currency,
+        "rows": {**facts.rows, **log.rows},
+        "warnings": warnings,
+    }
+    with runs.write_run(ws, run_id) as w:
+        with log.stage("write"):
+            w.frame(runs.PORTFOLIO, defn.portfolio)
+            w.parquet_bytes(runs.YEARLY, facts.yearly_parquet)
+            w.frame(runs.COST_TO_SERVE, econ.cost_by_activity)
+            w.frame(runs.WHALE, whale_curve(defn.portfolio))
+            if value.models:
+                w.document(runs.VALUE_MODELS, value.models)
+            if roc is not None:
+                w.document(runs.RETURN_ON_CUSTOMER, roc.summary)
+            selection_stage.write(defn, w)
+        meta["timings_s"] = log.timings
+        meta["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        w.document(runs.RUN_JSON, meta)
+    return RunResult(
+        run=runs.get(ws, run_id), policy=policy, portfolio=defn.portfolio, facts=facts,
+        economics=econ, value=value, return_on_customer=roc, definition=defn,
+        warnings=warnings, meta=meta,
+    )  # fmt: skip
+
+
+def _join(portfolio: pd.DataFrame, columns: pd.DataFrame) -> pd.DataFrame:
+    """The portfolio with a stage's columns added (or replaced), as a new frame; the
+    stage's frame has the portfolio's index."""
+    return portfolio.assign(**{str(c): columns[c] for c in columns.columns})
+
+
+def _with_draws(policy: Policy, draws: int | None) -> Policy:
+    if draws is None:
+        return policy
+    rob = policy.robustness.model_copy(update={"draws": draws})
+    return policy.model_copy(update={"robustness": rob})
+
+
+def _as_of(run: runs.Run | None) -> dt.date | None:
+    """The last order date a run saw (the start of return on customer's period)."""
+    if run is None:
+        return None
+    as_of = run.meta().get("as_of")
+    return dt.date.fromisoformat(as_of) if as_of else None
+
+
+def _optional(ws: Workspace, table: str) -> Any:
+    return ws.read_table(table) if ws.has_table(table) else None
+
+
+def input_manifest(ws: Workspace) -> dict[str, dict[str, Any]]:
+    """Hash, row count and size of every canonical table in the workspace."""
+    out: dict[str, dict[str, Any]] = {}
+    for table in ws.tables():
+        path = ws.table_path(table)
+        out[table] = {
+            "rows": pq.read_metadata(path).num_rows,
+            "sha256": file_sha256(path),
+            "bytes": path.stat().st_size,
+        }
+    return out

@@ -1,0 +1,321 @@
+"""The economics stage: per-account facts -> account economics (one row per account).
+
+Works on small tables (one row per account) in pandas/numpy. Definitions:
+
+* ``contribution_margin`` = revenue - variable cost (cogs); ``cm_pct`` = margin / revenue
+  (NaN when revenue <= 0).
+* ``cost_to_serve`` = sum of the account's cost-to-serve activities (``cts_<activity>``).
+* ``net_contribution`` = contribution_margin - cost_to_serve.
+* ``revenue_growth`` = revenue in the trailing window / revenue in the window before - 1
+  (NaN when the earlier window had no revenue).
+* ``revenue_cagr`` = compound annual growth over consecutive 12-month windows ending at
+  the data's last order date, from the oldest window with revenue to the latest.
+* ``share_of_wallet`` = trailing-12-month revenue / the customer's total spend in our
+  categories (``wallet``; latest period per account).
+* Groups: accounts whose ``parent_id`` is set roll up into their ultimate parent. The
+  parent's row then carries the group's figures (``is_group``); member rows keep their own
+  figures with ``group_id`` set and ``selectable`` False, so that totals, Pareto curves and
+  selection count every sale once.
+* Pareto and whale curve over selectable rows: ``pareto_rank_revenue``,
+  ``cum_share_revenue``, ``pareto_rank_net``, ``cum_share_net`` and ``whale_cum_net`` (the
+  cumulative net contribution, accounts sorted from most to least profitable).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from keyfolio.pipeline.facts import Facts
+from keyfolio.ratios import per
+
+SUM_COLUMNS = [
+    "revenue", "cogs", "contribution_margin", "cost_to_serve", "lines", "orders",
+    "order_days", "returns", "return_lines", "revenue_ttm", "margin_ttm", "revenue_prev",
+    "margin_prev", "wallet_total_spend",
+]  # fmt: skip
+
+
+@dataclass
+class Economics:
+    portfolio: pd.DataFrame
+    cost_by_activity: pd.DataFrame  # account_id, activity, amount (members only, not groups)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _accounts_frame(accounts: pa.Table | None, facts: Facts) -> tuple[pd.DataFrame, list[str]]:
+    warnings: list[str] = []
+    if accounts is None:
+        ids = facts.accounts["account_id"].to_pylist() if facts.accounts.num_rows else []
+        base = pd.DataFrame({"account_id": pd.Series(sorted(set(ids)), dtype="string")})
+        warnings.append("no accounts table: accounts derived from the order lines")
+    else:
+        base = accounts.to_pandas(types_mapper=_types_mapper)
+        base["account_id"] = base["account_id"].astype("string")
+        if facts.accounts.num_rows:
+            known = set(base["account_id"].tolist())
+            extra = sorted(set(facts.accounts["account_id"].to_pylist()) - known)
+            if extra:
+                warnings.append(
+                    f"{len(extra)} account(s) with orders are not in the accounts table "
+                    f"(e.g. {extra[0]!r}); added with no attributes"
+                )
+                add = pd.DataFrame({"account_id": pd.Series(extra, dtype="string")})
+                base = pd.concat([base, add], ignore_index=True)
+    for col in ("name", "parent_id", "country", "region", "industry", "owner", "status"):
+        if col not in base.columns:
+            base[col] = pd.Series(pd.NA, index=base.index, dtype="string")
+    if "market_leader" not in base.columns:
+        base["market_leader"] = pd.Series(pd.NA, index=base.index, dtype="boolean")
+    base["name"] = base["name"].fillna(base["account_id"])
+    return base, warnings
+
+
+def _types_mapper(t: pa.DataType) -> object | None:
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return pd.StringDtype()
+    if pa.types.is_boolean(t):
+        return pd.BooleanDtype()
+    return None
+
+
+def _merge_facts(base: pd.DataFrame, facts: Facts) -> pd.DataFrame:
+    if facts.accounts.num_rows:
+        f = facts.accounts.to_pandas()
+        f["account_id"] = f["account_id"].astype("string")
+        f = f.rename(columns={"margin": "contribution_margin"})
+        df = base.merge(f, on="account_id", how="left")
+    else:
+        df = base.copy()
+    for col in ("revenue", "cogs", "contribution_margin", "lines", "orders", "order_days",
+                "returns", "return_lines", "revenue_ttm", "margin_ttm", "revenue_prev",
+                "margin_prev", "active_months_ttm"):  # fmt: skip
+        if col not in df.columns:
+            df[col] = 0.0
+        df[col] = df[col].astype("float64").fillna(0.0)
+    for col in [c for c in df.columns if c.startswith("revenue_w")]:
+        df[col] = df[col].astype("float64").fillna(0.0)
+    for col in ("first_order", "last_order"):
+        if col not in df.columns:
+            df[col] = pd.NaT
+        df[col] = pd.to_datetime(df[col])
+    if "years_active" not in df.columns:
+        df["years_active"] = 0
+    df["years_active"] = df["years_active"].fillna(0).astype("int64")
+    return df
+
+
+def _merge_costs(df: pd.DataFrame, costs: pa.Table) -> tuple[pd.DataFrame, pd.DataFrame]:
+    long = costs.to_pandas()
+    long["account_id"] = long["account_id"].astype("string")
+    if long.empty:
+        df["cost_to_serve"] = 0.0
+        return df, long
+    wide = long.pivot_table(index="account_id", columns="activity", values="amount", aggfunc="sum")
+    wide.columns = [f"cts_{c}" for c in wide.columns]
+    wide["cost_to_serve"] = wide.sum(axis=1)
+    df = df.merge(wide.reset_index(), on="account_id", how="left")
+    for col in list(wide.columns):
+        df[col] = df[col].astype("float64").fillna(0.0)
+    return df, long
+
+
+def _merge_wallet(df: pd.DataFrame, wallet: pa.Table | None) -> pd.DataFrame:
+    if wallet is None or wallet.num_rows == 0:
+        df["wallet_total_spend"] = np.nan
+        return df
+    w = wallet.to_pandas()
+    w["account_id"] = w["account_id"].astype("string")
+    if "period" in w.columns and w["period"].notna().any():
+        latest = w["period"].astype("string").fillna("").groupby(w["account_id"]).transform("max")
+        w = w[w["period"].astype("string").fillna("") == latest]
+    s = w.groupby("account_id")["total_spend"].sum().rename("wallet_total_spend")
+    return df.merge(s.reset_index(), on="account_id", how="left")
+
+
+def resolve_groups(df: pd.DataFrame) -> tuple[pd.Series, list[str]]:
+    """The ultimate parent of each account (itself when it has none); cycles are broken."""
+    warnings: list[str] = []
+    parent = dict(zip(df["account_id"].tolist(), df["parent_id"].tolist(), strict=True))
+    top: dict[str, str] = {}
+    for acc in parent:
+        seen = [acc]
+        cur = acc
+        while True:
+            p = parent.get(cur)
+            if p is None or p is pd.NA or p == "" or p == cur:
+                break
+            if p in seen:
+                warnings.append(f"parent_id cycle through {p!r}: group roll-up stops there")
+                break
+            seen.append(p)
+            cur = p
+        top[acc] = cur
+    return df["account_id"].map(top).astype("string"), warnings
+
+
+OWN_COLUMNS = [
+    "revenue", "contribution_margin", "cost_to_serve", "revenue_ttm", "margin_ttm", "orders",
+    "wallet_total_spend",
+]  # fmt: skip
+
+
+def _roll_up_groups(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    # each account's own figures, before a group head's row is replaced by its group's
+    for col in OWN_COLUMNS:
+        df[f"own_{col}"] = df[col]
+    ultimate, warnings = resolve_groups(df)
+    df["group_id"] = ultimate.where(ultimate != df["account_id"], pd.NA).astype("string")
+    members = df[df["group_id"].notna()]
+    df["is_group"] = False
+    df["in_group"] = df["group_id"].notna()
+    df["group_members"] = 0
+    df["countries"] = 1
+    if members.empty:
+        df["selectable"] = True
+        return df, warnings
+    heads = sorted(set(members["group_id"].tolist()))
+    known = set(df["account_id"].tolist())
+    missing = [h for h in heads if h not in known]
+    if missing:
+        warnings.append(
+            f"{len(missing)} parent_id(s) are not accounts (e.g. {missing[0]!r}): "
+            "a group row is created for each"
+        )
+        add = pd.DataFrame({"account_id": pd.Series(missing, dtype="string")})
+        add["name"] = add["account_id"] + " (group)"
+        df = pd.concat([df, add], ignore_index=True)
+        for col in OWN_COLUMNS[:-1]:
+            df[f"own_{col}"] = df[f"own_{col}"].fillna(0.0)
+        df["is_group"] = df["is_group"].fillna(False).astype(bool)
+        df["in_group"] = df["in_group"].fillna(False).astype(bool)
+    sum_cols = [
+        c
+        for c in df.columns
+        if c in SUM_COLUMNS or c == "margin_since" or c.startswith(("cts_", "revenue_w"))
+    ]
+    head_mask = df["account_id"].isin(heads)
+    fam_key = df["group_id"].fillna(df["account_id"])
+    family = df[head_mask | df["in_group"]].copy()
+    family["_fam"] = fam_key[family.index]
+    agg: dict[str, object] = {c: "sum" for c in sum_cols}
+    agg |= {"first_order": "min", "last_order": "max", "years_active": "max"}
+    agg["active_months_ttm"] = "max"  # months are not additive across a group's members
+    rolled = family.groupby("_fam").agg(agg)
+    if "wallet_total_spend" in rolled:
+        has_wallet = family.groupby("_fam")["wallet_total_spend"].apply(lambda s: s.notna().any())
+        rolled.loc[~has_wallet, "wallet_total_spend"] = np.nan
+    rolled["group_members"] = family.groupby("_fam").size() - 1
+    rolled["countries"] = family.groupby("_fam")["country"].nunique().clip(lower=1)
+    if "market_leader" in family:
+        rolled["market_leader"] = family.groupby("_fam")["market_leader"].apply(
+            lambda s: bool(s.fillna(False).any())
+        )
+    idx = df.index[head_mask]
+    for col in rolled.columns:
+        df.loc[idx, col] = df.loc[idx, "account_id"].map(rolled[col]).to_numpy()
+    df.loc[idx, "is_group"] = True
+    df["selectable"] = ~df["in_group"].astype(bool)
+    return df, warnings
+
+
+def _ratios(df: pd.DataFrame, window_months: int) -> pd.DataFrame:
+    rev = df["revenue"]
+    df["cm_pct"] = per(df["contribution_margin"], rev)
+    df["net_contribution"] = df["contribution_margin"] - df["cost_to_serve"]
+    df["net_pct"] = per(df["net_contribution"], rev)
+    df["cts_pct"] = per(df["cost_to_serve"], rev)
+    df["revenue_growth"] = per(df["revenue_ttm"], df["revenue_prev"]) - 1
+    df["revenue_cagr"] = _cagr(df)
+    # regular order flow: share of the months in the trailing window with at least one order
+    df["order_regularity"] = (df["active_months_ttm"] / float(window_months)).clip(upper=1.0)
+    df["share_of_wallet"] = per(df["revenue_ttm"].clip(lower=0), df["wallet_total_spend"]).clip(
+        upper=1.0
+    )
+    return df
+
+
+def _cagr(df: pd.DataFrame) -> np.ndarray:
+    cols = sorted((c for c in df.columns if c.startswith("revenue_w")), key=lambda c: int(c[9:]))
+    if len(cols) < 2:
+        return np.full(len(df), np.nan)
+    w = df[cols].to_numpy(dtype="float64")  # column k = window ending k years before as_of
+    positive = w > 0
+    # the oldest window with revenue, at least one year before the latest
+    oldest = np.where(positive, np.arange(w.shape[1]), -1).max(axis=1)
+    latest = w[:, 0]
+    base = w[np.arange(len(w)), np.maximum(oldest, 0)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cagr = np.where(
+            (oldest >= 1) & (latest > 0),
+            (latest / base) ** (1.0 / np.maximum(oldest, 1)) - 1,
+            np.nan,
+        )
+    return cagr
+
+
+def pareto(df: pd.DataFrame) -> pd.DataFrame:
+    """Pareto ranks, cumulative shares and the whale curve over the selectable rows."""
+    sel = df["selectable"].astype(bool)
+    for col in ("pareto_rank_revenue", "cum_share_revenue", "pareto_rank_net", "cum_share_net",
+                "whale_cum_net"):  # fmt: skip
+        df[col] = np.nan
+    s = df.loc[sel]
+    order = s.sort_values(["revenue", "account_id"], ascending=[False, True]).index
+    total = s["revenue"].clip(lower=0).sum()
+    df.loc[order, "pareto_rank_revenue"] = np.arange(1, len(order) + 1)
+    cum = s.loc[order, "revenue"].clip(lower=0).cumsum()
+    df.loc[order, "cum_share_revenue"] = cum / total if total > 0 else np.nan
+    order = s.sort_values(["net_contribution", "account_id"], ascending=[False, True]).index
+    df.loc[order, "pareto_rank_net"] = np.arange(1, len(order) + 1)
+    cum_net = s.loc[order, "net_contribution"].cumsum()
+    total_net = s["net_contribution"].sum()
+    df.loc[order, "whale_cum_net"] = cum_net
+    df.loc[order, "cum_share_net"] = cum_net / total_net if total_net != 0 else np.nan
+    return df
+
+
+def whale_curve(portfolio: pd.DataFrame) -> pd.DataFrame:
+    """The whale-curve series: accounts sorted from most to least profitable."""
+    cols = ["account_id", "pareto_rank_net", "net_contribution"]  # not the ~100 columns
+    s = portfolio.loc[portfolio["selectable"].astype(bool), cols]
+    s = s.sort_values("pareto_rank_net")
+    total = s["net_contribution"].sum()
+    out = pd.DataFrame(
+        {
+            "rank": np.arange(1, len(s) + 1),
+            "account_id": s["account_id"].to_numpy(),
+            "share_of_accounts": np.arange(1, len(s) + 1) / max(len(s), 1),
+            "cum_net_contribution": s["net_contribution"].cumsum().to_numpy(),
+        }
+    )
+    out["cum_share_of_profit"] = out["cum_net_contribution"] / total if total else np.nan
+    return out
+
+
+def compute_economics(
+    facts: Facts,
+    *,
+    accounts: pa.Table | None = None,
+    wallet: pa.Table | None = None,
+    window_months: int = 12,
+) -> Economics:
+    base, warnings = _accounts_frame(accounts, facts)
+    df = _merge_facts(base, facts)
+    df, cost_long = _merge_costs(df, facts.costs)
+    unknown = set(cost_long["account_id"].tolist()) - set(df["account_id"].tolist())
+    if unknown:
+        warnings.append(
+            f"cost-to-serve rows for {len(unknown)} unknown account(s) ignored "
+            f"(e.g. {sorted(unknown)[0]!r})"
+        )
+    df = _merge_wallet(df, wallet)
+    df, group_warnings = _roll_up_groups(df)
+    warnings += group_warnings
+    df = _ratios(df, window_months)
+    df = pareto(df)
+    df["has_orders"] = df["orders"] > 0
+    return Economics(portfolio=df, cost_by_activity=cost_long, warnings=warnings)

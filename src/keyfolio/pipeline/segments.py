@@ -1,0 +1,67 @@
+"""The segments stage: size tier (before the value stage, whose KAM investment depends on
+it) and the KAM matrix quadrant with the growth and strategic-value bands (after scoring).
+
+Size: small / medium / large per the policy's ``[size]``.
+
+* ``method = "pareto"``: accounts are sorted by the basis, largest first. An account is
+  *large* if the accounts before it make less than ``cuts[0]`` of the total (so the large
+  tier is the smallest set of accounts that together make the first 80%), *medium* if they
+  make less than ``cuts[1]``, *small* otherwise. Accounts with a basis <= 0 are small.
+* ``method = "thresholds"``: medium from ``thresholds[0]``, large from ``thresholds[1]``.
+
+Tiers are computed over the selectable rows (stand-alone accounts and group roll-ups);
+members of a group carry their group's tier. The matrix is
+:func:`keyfolio.scoring.matrix.segment`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from keyfolio.policy import MatrixPolicy, SizePolicy
+from keyfolio.scoring.matrix import segment
+
+
+def size_tiers(basis: pd.Series, policy: SizePolicy) -> pd.Series:
+    """Tier per value of ``basis`` (one entry per account)."""
+    values = basis.astype("float64").fillna(0.0).to_numpy()
+    tiers = np.full(len(values), "small", dtype=object)
+    if policy.method == "thresholds":
+        assert policy.thresholds is not None
+        lo, hi = policy.thresholds
+        tiers[values >= lo] = "medium"
+        tiers[values >= hi] = "large"
+        return pd.Series(tiers, index=basis.index, dtype="string")
+    positive = np.clip(values, 0, None)
+    total = positive.sum()
+    if total <= 0:
+        return pd.Series(tiers, index=basis.index, dtype="string")
+    order = np.lexsort((np.arange(len(values)), -values))
+    before = (np.cumsum(positive[order]) - positive[order]) / total
+    ranked = np.full(len(order), "small", dtype=object)
+    ranked[before < policy.cuts[1]] = "medium"
+    ranked[before < policy.cuts[0]] = "large"
+    ranked[positive[order] <= 0] = "small"
+    tiers[order] = ranked
+    return pd.Series(tiers, index=basis.index, dtype="string")
+
+
+def size(portfolio: pd.DataFrame, policy: SizePolicy) -> pd.DataFrame:
+    """The columns ``size_tier`` and ``size_basis`` for the portfolio (same index)."""
+    sel = portfolio["selectable"].astype(bool)
+    basis = portfolio[policy.basis]
+    tiers = pd.Series(pd.NA, index=portfolio.index, dtype="string")
+    tiers[sel] = size_tiers(basis[sel], policy)
+    by_id = dict(zip(portfolio.loc[sel, "account_id"], tiers[sel], strict=True))
+    members = portfolio["group_id"].notna() & ~sel
+    tiers[members] = portfolio.loc[members, "group_id"].map(by_id)
+    return pd.DataFrame(
+        {"size_tier": tiers.fillna("small"), "size_basis": policy.basis}, index=portfolio.index
+    )
+
+
+def matrix(portfolio: pd.DataFrame, policy: MatrixPolicy) -> pd.DataFrame:
+    """The columns quadrant, strategy, growth_band and strategic_band for a portfolio that
+    has attractiveness and strength (same index)."""
+    return segment(portfolio, policy)

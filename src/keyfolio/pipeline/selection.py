@@ -1,0 +1,44 @@
+"""The selection stage: who is key, under the KAM capacity, with reasons
+(:func:`keyfolio.selection.select`), and the files it leaves in the run folder.
+
+Files: ``contributions.parquet`` (per account and criterion: raw, score, weight,
+contribution; streamed one criterion at a time), ``selection.json`` (the selection summary,
+its warnings and the overrides in force) and ``reconciliation.parquet`` (the reconciliation
+sections stacked, ``section`` column). The portfolio itself is written by the pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from keyfolio import runs
+from keyfolio.overrides import Override
+from keyfolio.policy import Policy
+from keyfolio.scoring import CONTRIBUTION_COLUMNS, Scores
+from keyfolio.selection import Definition, select
+
+
+def key_accounts(
+    portfolio: pd.DataFrame,
+    scores: Scores,
+    policy: Policy,
+    *,
+    declared: pd.DataFrame | None,
+    previous: pd.DataFrame | None,
+    overrides: Sequence[Override],
+) -> Definition:
+    """The definition applied to a scored, segmented portfolio."""
+    return select(
+        portfolio, scores, policy=policy, declared=declared, previous=previous,
+        overrides=overrides,
+    )  # fmt: skip
+
+
+def write(defn: Definition, w: runs.RunWriter) -> None:
+    """The stage's files (not the portfolio)."""
+    empty = pd.DataFrame(columns=list(CONTRIBUTION_COLUMNS))
+    w.frames(runs.CONTRIBUTIONS, defn.scores.contribution_frames(), empty)
+    w.frame(runs.RECONCILIATION, defn.reconciliation.frame())
+    w.document(runs.SELECTION, {**defn.selection, "warnings": defn.warnings})

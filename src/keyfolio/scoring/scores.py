@@ -1,0 +1,264 @@
+"""Policy criteria → 0–100 scores with per-criterion contributions.
+
+Each criterion of ``[[attractiveness]]`` / ``[[strength]]`` reads one source per account:
+
+* ``metric:<column>`` / ``attribute:<column>`` — a portfolio column;
+* ``assessment:<criterion>`` — people's scores from the ``assessments`` table (mean over
+  assessors; spread, count and disagreement are kept);
+* ``feedback:<metric>`` — the customer's view from the ``feedback`` table (latest value).
+
+The raw value is mapped to 0–100 by the criterion's scale (percentile, minmax, bands, map,
+direct), optionally inverted (``100 - score``). Weights are normalised within the group, so
+``attractiveness = sum(weight_i * score_i)`` is itself on 0–100 and the contributions
+``weight_i * score_i`` add up to it exactly.
+
+Missing values are never silently zero. The rule (criterion ``missing``, default ``neutral``
+for metrics/attributes and ``[assessments] missing`` for assessments/feedback) says whether a
+missing value scores 50 (neutral), the median score, or excludes the account from selection
+("not assessed"; shown as 50 so that the matrix stays defined).
+
+Sources a workspace lacks: value metrics (clv, roci, profit_potential, p_alive) before the
+value stage has run, and assessment/feedback criteria with no data at all, are scored neutral
+with a warning. Any other missing column is a :class:`~keyfolio.errors.PolicyError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from keyfolio.errors import PolicyError
+from keyfolio.policy import Criterion, Policy
+from keyfolio.scoring.scales import NEUTRAL, fit_scale, score_map
+from keyfolio.scoring.sources import account_ids, assessment_source, column_source
+
+GROUPS = ("attractiveness", "strength")
+CONTRIBUTION_COLUMNS = (
+    "account_id", "group", "criterion", "source", "raw", "raw_text",
+    "score", "weight", "contribution", "missing", "n_assessors", "sd",
+)  # fmt: skip
+
+
+@dataclass
+class CriterionScore:
+    """One criterion scored for every portfolio row (arrays aligned with the portfolio)."""
+
+    criterion: Criterion
+    group: str
+    weight: float  # normalised within the group
+    raw: np.ndarray  # raw value per account (object: numbers, strings, bools or None;
+    # a float array, NaN = missing, for float columns)
+    score: np.ndarray  # 0-100 after the missing rule
+    missing: np.ndarray  # bool: the raw value was missing
+    rule: str  # the missing rule applied
+    # Assessments only: the assessors' spread on the score scale (robustness) and counts.
+    spread_lo: np.ndarray | None = None
+    spread_hi: np.ndarray | None = None
+    n_assessors: np.ndarray | None = None
+    sd: np.ndarray | None = None
+
+    @property
+    def contribution(self) -> np.ndarray:
+        return self.weight * self.score
+
+
+@dataclass
+class Scores:
+    """The result of :func:`score_portfolio`."""
+
+    account_id: np.ndarray
+    criteria: list[CriterionScore]
+    attractiveness: np.ndarray
+    strength: np.ndarray
+    not_assessed: np.ndarray  # bool: missing an 'exclude' criterion
+    not_assessed_on: list[str]  # per account: the criteria missing (';'-joined), or ""
+    assessors_disagree: np.ndarray
+    warnings: list[str] = field(default_factory=list)
+
+    def group(self, name: str) -> list[CriterionScore]:
+        return [c for c in self.criteria if c.group == name]
+
+    def score_matrix(self, group: str) -> np.ndarray:
+        """(n_accounts, n_criteria) scores of one group, in policy order."""
+        cs = self.group(group)
+        if not cs:
+            return np.zeros((len(self.account_id), 0))
+        return np.column_stack([c.score for c in cs])
+
+    def weights(self, group: str) -> np.ndarray:
+        return np.array([c.weight for c in self.group(group)], dtype=float)
+
+    def contribution_frames(self) -> Iterator[pd.DataFrame]:
+        """The long contributions table one criterion at a time (see :meth:`contributions`);
+        lets a writer stream it instead of holding accounts x criteria rows at once."""
+        n = len(self.account_id)
+        for c in self.criteria:
+            if c.raw.dtype.kind == "f":
+                raw_num = pd.Series(c.raw, dtype=float)
+            else:
+                raw_num = pd.to_numeric(pd.Series(c.raw, dtype=object), errors="coerce")
+            raw_text = [_fmt_raw(v) for v in c.raw]
+            yield pd.DataFrame(
+                {
+                    "account_id": self.account_id,
+                    "group": c.group,
+                    "criterion": c.criterion.name,
+                    "source": c.criterion.source,
+                    "raw": raw_num.to_numpy(dtype=float),
+                    "raw_text": raw_text,
+                    "score": c.score,
+                    "weight": np.full(n, c.weight),
+                    "contribution": c.contribution,
+                    "missing": np.where(c.missing, c.rule, ""),
+                    "n_assessors": (
+                        c.n_assessors if c.n_assessors is not None else np.zeros(n, dtype=int)
+                    ),
+                    "sd": c.sd if c.sd is not None else np.full(n, np.nan),
+                }
+            )
+
+    def contributions(self) -> pd.DataFrame:
+        """Long table: account_id, group, criterion, source, raw, raw_text, score, weight,
+        contribution, missing, n_assessors, sd. Contributions sum to the group scores."""
+        frames = list(self.contribution_frames())
+        if not frames:
+            return pd.DataFrame(columns=list(CONTRIBUTION_COLUMNS))
+        return pd.concat(frames, ignore_index=True)
+
+
+def _fmt_raw(v: object) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    if isinstance(v, float | np.floating):
+        return f"{float(v):.6g}"
+    return str(v)
+
+
+def _missing_rule(crit: Criterion, policy: Policy) -> str:
+    if crit.missing is not None:
+        return crit.missing
+    if crit.kind in ("assessment", "feedback"):
+        return policy.assessments.missing
+    return "neutral"
+
+
+def _score_one(
+    portfolio: pd.DataFrame,
+    crit: Criterion,
+    group: str,
+    weight: float,
+    policy: Policy,
+    assessments: pd.DataFrame | None,
+    feedback: pd.DataFrame | None,
+    warnings: list[str],
+) -> CriterionScore:
+    if crit.kind in ("metric", "attribute"):
+        src = column_source(portfolio, crit)
+    else:
+        src = assessment_source(
+            portfolio, crit, assessments if crit.kind == "assessment" else feedback, crit.kind
+        )
+    rule = _missing_rule(crit, policy)
+    if src.absent:
+        if rule == "exclude":
+            warnings.append(
+                f"criterion {crit.name}: {src.absent}; scored neutral "
+                "(missing = 'exclude' would exclude every account)"
+            )
+        else:
+            warnings.append(f"criterion {crit.name}: {src.absent}; scored neutral")
+        n = len(portfolio)
+        return CriterionScore(
+            crit, group, weight, src.raw, np.full(n, NEUTRAL), np.ones(n, bool), "neutral"
+        )
+    lo_s = hi_s = None
+    if crit.scale == "map":
+        score = score_map(crit, src.raw, warnings)
+    else:
+        if src.numeric is None:
+            raise PolicyError(
+                f"criterion {crit.name!r}: scale {crit.scale!r} needs numbers but "
+                f"{crit.source!r} holds categories; use scale = 'map'"
+            )
+        tf = fit_scale(crit, src.numeric, policy)
+        score = tf(src.numeric).astype(float)
+        if src.lo is not None and src.hi is not None:
+            lo_s, hi_s = tf(src.lo), tf(src.hi)
+    if crit.invert:
+        score = 100.0 - score
+        if lo_s is not None and hi_s is not None:
+            lo_s, hi_s = 100.0 - hi_s, 100.0 - lo_s
+    missing = np.isnan(score)
+    if missing.any():
+        fill = NEUTRAL
+        if rule == "median" and (~missing).any():
+            fill = float(np.median(score[~missing]))
+        score = np.where(missing, fill, score)
+    if lo_s is not None and hi_s is not None:
+        lo_s = np.where(np.isnan(lo_s), score, lo_s)
+        hi_s = np.where(np.isnan(hi_s), score, hi_s)
+    return CriterionScore(
+        crit, group, weight, src.raw, score, missing, rule,
+        spread_lo=lo_s, spread_hi=hi_s, n_assessors=src.count, sd=src.sd,
+    )  # fmt: skip
+
+
+def normalised_weights(criteria: Sequence[Criterion]) -> np.ndarray:
+    w = np.array([c.weight for c in criteria], dtype=float)
+    return w / w.sum() if len(w) else w
+
+
+def score_portfolio(
+    portfolio: pd.DataFrame,
+    policy: Policy,
+    *,
+    assessments: pd.DataFrame | None = None,
+    feedback: pd.DataFrame | None = None,
+) -> Scores:
+    """Score every portfolio row on the policy's criteria (see the module docstring)."""
+    warnings: list[str] = []
+    names = [c.name for c in (*policy.attractiveness, *policy.strength)]
+    dup = sorted({x for x in names if names.count(x) > 1})
+    if dup:
+        raise PolicyError(f"criterion names must be unique; repeated: {', '.join(dup)}")
+    n = len(portfolio)
+    scored: list[CriterionScore] = []
+    totals = {}
+    for group in GROUPS:
+        crits: list[Criterion] = list(getattr(policy, group))
+        weights = normalised_weights(crits)
+        cs = [
+            _score_one(portfolio, c, group, float(w), policy, assessments, feedback, warnings)
+            for c, w in zip(crits, weights, strict=True)
+        ]
+        if not cs:
+            warnings.append(f"no [[{group}]] criteria in the policy; {group} is neutral (50)")
+            totals[group] = np.full(n, NEUTRAL)
+        else:
+            totals[group] = np.sum([c.contribution for c in cs], axis=0)
+        scored.extend(cs)
+    excl = [c for c in scored if c.rule == "exclude"]
+    not_assessed = np.zeros(n, dtype=bool)
+    on: list[list[str]] = [[] for _ in range(n)]
+    for c in excl:
+        not_assessed |= c.missing
+        for i in np.flatnonzero(c.missing):
+            on[i].append(c.criterion.name)
+    sd_limit = policy.assessments.disagreement_sd
+    disagree = np.zeros(n, dtype=bool)
+    for c in scored:
+        if c.sd is not None and c.n_assessors is not None:
+            disagree |= (c.n_assessors >= 2) & (np.nan_to_num(c.sd) > sd_limit)
+    return Scores(
+        account_id=account_ids(portfolio).to_numpy(dtype=object),
+        criteria=scored,
+        attractiveness=totals["attractiveness"],
+        strength=totals["strength"],
+        not_assessed=not_assessed,
+        not_assessed_on=[";".join(x) for x in on],
+        assessors_disagree=disagree,
+        warnings=warnings,
+    )

@@ -1,0 +1,133 @@
+"""Where a criterion's raw values come from: a portfolio column (``metric:`` /
+``attribute:``), people's assessments (mean over assessors, with spread and count) or the
+customer's feedback (latest value). Judgements on a group's member count for its group."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from keyfolio.errors import PolicyError
+from keyfolio.policy import Criterion
+
+VALUE_METRICS = frozenset({"clv", "roci", "profit_potential", "p_alive"})
+
+
+def account_ids(portfolio: pd.DataFrame) -> pd.Series:
+    return portfolio["account_id"].astype(str)
+
+
+def _member_to_group(portfolio: pd.DataFrame) -> dict[str, str]:
+    """Member account id → its group id, so that member judgements count for the group."""
+    if "group_id" not in portfolio.columns:
+        return {}
+    members = portfolio[portfolio["group_id"].notna()]
+    if "in_group" in portfolio.columns:
+        members = members[members["in_group"].fillna(False).astype(bool)]
+    ids, groups = members["account_id"].astype(str), members["group_id"].astype(str)
+    return dict(zip(ids, groups, strict=True))
+
+
+def _with_groups(table: pd.DataFrame, portfolio: pd.DataFrame) -> pd.DataFrame:
+    m2g = _member_to_group(portfolio)
+    if not m2g:
+        return table
+    ids = table["account_id"].astype(str)
+    extra = table[ids.isin(m2g)].copy()
+    extra["account_id"] = extra["account_id"].astype(str).map(m2g)
+    # a group's own rows win: only add member rows for groups with no direct rows
+    have = set(ids)
+    extra = extra[~extra["account_id"].isin(have)]
+    return pd.concat([table, extra], ignore_index=True)
+
+
+@dataclass
+class Source:
+    raw: np.ndarray  # object array (float array for float columns)
+    numeric: np.ndarray | None  # float array (NaN = missing) when numeric
+    lo: np.ndarray | None = None  # assessments: min / max raw per account
+    hi: np.ndarray | None = None
+    count: np.ndarray | None = None
+    sd: np.ndarray | None = None
+    absent: str = ""  # non-empty: the whole source is absent (warning text)
+
+
+def column_source(portfolio: pd.DataFrame, crit: Criterion) -> Source:
+    col = crit.field
+    n = len(portfolio)
+    if col not in portfolio.columns:
+        if crit.kind == "metric" and col in VALUE_METRICS:
+            return Source(
+                np.full(n, None, dtype=object),
+                np.full(n, np.nan),
+                absent=f"metric {col!r} not computed (the value stage has not run)",
+            )
+        available = ", ".join(sorted(map(str, portfolio.columns)))
+        raise PolicyError(
+            f"criterion {crit.name!r}: source {crit.source!r} names no portfolio column "
+            f"{col!r}; available columns: {available}"
+        )
+    s = portfolio[col]
+    if pd.api.types.is_float_dtype(s) and crit.scale != "map":
+        # floats stay a float array (NaN = missing): 8 bytes per account, not a Python object
+        raw = s.to_numpy(dtype=float, na_value=np.nan)
+    else:
+        raw = s.astype(object).where(s.notna(), None).to_numpy(dtype=object)
+    numeric: np.ndarray | None = None
+    if pd.api.types.is_bool_dtype(s) or s.dropna().map(type).isin([bool, np.bool_]).all():
+        numeric = None if crit.scale == "map" else s.astype(float).to_numpy()
+    elif pd.api.types.is_numeric_dtype(s):
+        numeric = s.astype(float).to_numpy()
+    elif pd.api.types.is_datetime64_any_dtype(s):
+        numeric = None
+    else:
+        conv = pd.to_numeric(s, errors="coerce")
+        if conv.notna().sum() == s.notna().sum():
+            numeric = conv.astype(float).to_numpy()
+    return Source(raw, numeric)
+
+
+def assessment_source(
+    portfolio: pd.DataFrame, crit: Criterion, table: pd.DataFrame | None, kind: str
+) -> Source:
+    n = len(portfolio)
+    key = "criterion" if kind == "assessment" else "metric"
+    rows = None
+    if table is not None and len(table) and key in table.columns:
+        rows = table[table[key].astype(str) == crit.field]
+        rows = rows[pd.to_numeric(rows["score" if kind == "assessment" else "value"],
+                                  errors="coerce").notna()]  # fmt: skip
+    if rows is None or not len(rows):
+        what = "assessments" if kind == "assessment" else "feedback"
+        return Source(
+            np.full(n, None, dtype=object),
+            np.full(n, np.nan),
+            absent=f"no {what} on {crit.field!r} in this workspace",
+        )
+    rows = _with_groups(rows, portfolio)
+    ids = account_ids(portfolio)
+    vcol = "score" if kind == "assessment" else "value"
+    rows = rows.assign(_v=pd.to_numeric(rows[vcol], errors="coerce"),
+                       account_id=rows["account_id"].astype(str))  # fmt: skip
+    if kind == "feedback":
+        if "date" in rows.columns and rows["date"].notna().any():
+            rows = rows.sort_values("date", kind="stable")
+        last = rows.groupby("account_id")["_v"].last()
+        vals = ids.map(last).astype(float).to_numpy()
+        return Source(vals.astype(object), vals)
+    g = rows.groupby("account_id")["_v"]
+    agg = pd.DataFrame(
+        {"mean": g.mean(), "sd": g.std(ddof=1), "n": g.size(), "lo": g.min(), "hi": g.max()}
+    )
+    aligned = agg.reindex(ids)
+    mean = aligned["mean"].to_numpy(dtype=float)
+    return Source(
+        mean.astype(object),
+        mean,
+        lo=aligned["lo"].to_numpy(dtype=float),
+        hi=aligned["hi"].to_numpy(dtype=float),
+        count=aligned["n"].fillna(0).to_numpy(dtype=int),
+        sd=aligned["sd"].to_numpy(dtype=float),
+    )
