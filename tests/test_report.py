@@ -151,14 +151,16 @@ def _raw_sums(ws: Workspace, key_heads: set[str]) -> dict[str, tuple[float, floa
 
     key_accounts = [a for a in acc["account_id"] if head(a) in key_heads]
     con.register("key_accounts", pd.DataFrame({"account_id": key_accounts}))
-    lines, products = ws.table_path("order_lines"), ws.table_path("products")
-    sql = f"""
+    con.read_parquet(str(ws.table_path("order_lines"))).create_view("lines")
+    con.read_parquet(str(ws.table_path("products"))).create_view("products")
+    sums = """
         SELECT sum(l.quantity * l.unit_price * (1 - coalesce(l.discount, 0))),
                sum(l.quantity * p.unit_cost)
-        FROM read_parquet('{lines}') l JOIN read_parquet('{products}') p USING (product_id)
-    """  # noqa: S608  (paths of the test's own files)
-    total = con.execute(sql).fetchone()
-    key = con.execute(sql + " WHERE l.account_id IN (SELECT account_id FROM key_accounts)")
+        FROM lines l JOIN products p USING (product_id)
+        WHERE ? OR l.account_id IN (SELECT account_id FROM key_accounts)
+    """
+    total = con.execute(sums, [True]).fetchone()
+    key = con.execute(sums, [False])
     return {"total": total, "key": key.fetchone()}  # type: ignore[dict-item]
 
 
