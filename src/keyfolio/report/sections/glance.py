@@ -132,14 +132,14 @@ def glance_section(d: ReportData) -> Section:
         "net %",
         "% of net",
     ]
-    groups = {
+    tables = {
         f"Per size tier (amounts in {cur})": [*((t, tiers[t]) for t in TIERS), ("total", tot)],
         f"Key accounts and the rest (amounts in {cur})": [
             ("key accounts", key),
             ("other accounts", rest),
         ],
     }
-    for caption, parts in groups.items():
+    for caption, parts in tables.items():
         rows = [_agg_row(label, a, tot) for label, a in parts]
         s.items.append(Table(cols, rows, numeric=set(range(1, 11)), wide=True, caption=caption))
     if "decision" in df.columns:
