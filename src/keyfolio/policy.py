@@ -148,6 +148,9 @@ class SelectionPolicy(_Model):
     must: list[str] = Field(default_factory=list)
     never: list[str] = Field(default_factory=list)
     keep_margin: Annotated[float, Field(ge=0)] = 5.0
+    # the floor: an account whose attractiveness is below it is not key, whatever the
+    # capacity (capacity is a ceiling, not a target); None: no floor
+    min_attractiveness: Annotated[float, Field(ge=0, le=100)] | None = None
     time_limit_s: Annotated[float, Field(gt=0)] = 30.0
     mip_rel_gap: Annotated[float, Field(ge=0, lt=1)] = 1e-4
 

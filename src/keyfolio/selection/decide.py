@@ -1,26 +1,30 @@
-"""Selection and deselection: forced accounts, the optimum, hysteresis, decisions.
+"""Selection and deselection: forced accounts, the optimum with hysteresis, decisions.
 
-The procedure, precisely (``v`` = the objective, ``h`` = the hours of the account's size tier):
+The procedure, precisely (``v`` = the objective, ``h`` = the hours of the account's size tier,
+``m`` = ``keep_margin``):
 
 1. **Out.** Not selectable (group members), ``never`` rules, overrides "out", accounts not
-   assessed on an ``exclude`` criterion, and a missing objective: never key (an override "in"
-   beats all of these).
+   assessed on an ``exclude`` criterion, a missing objective, and attractiveness below the
+   policy's floor (``min_attractiveness``): never key (an override "in" beats all of these).
 2. **Forced in.** Overrides "in" always, counted against every capacity (a warning if they
    alone exceed it). Then the ``must`` accounts if they all fit what is left; if they do not,
    a warning and the best subset of them that fits (by objective) is forced.
-3. **Definition (phase 1).** The remaining candidates are chosen by the exact optimum of
-   :mod:`keyfolio.selection.optimise` within what is left; the value of an account is ``v * h``
-   (``[selection] value = "per_hour"``: KAM hours go to the most attractive accounts) or ``v``
-   (``"per_account"``). The **bar** is the objective of the
-   *last account in*: the lowest objective among the accounts the optimiser chose (if it chose
-   none, among the forced must accounts). The *first account out* is the candidate with the
-   highest objective that the optimiser left out; ``margin = last_in - first_out``.
-4. **Hysteresis (phase 2).** A previous key account that phase 1 left out is *kept* if
-   ``v >= bar - keep_margin``. Kept accounts are forced in, best objective first, while they fit
-   the capacities; then the optimum is solved again for the rest (newcomers may be displaced).
-   A previous key account with ``v < bar - keep_margin`` is *deselected*.
+3. **One optimisation with hysteresis.** The remaining candidates are chosen by the exact
+   optimum of :mod:`keyfolio.selection.optimise` within what is left, on the *adjusted*
+   objective ``v' = v + m`` for the previous key accounts (incumbents) and ``v' = v`` for the
+   others; the value of an account is ``v' * h`` (``[selection] value = "per_hour"``) or
+   ``v'`` (``"per_account"``). Among accounts that need the same hours the chosen ones are
+   therefore always the best by ``v'``: an incumbent is never dropped for a worse incumbent,
+   a newcomer never for a worse newcomer, and a newcomer replaces an incumbent only when it
+   scores more than ``m`` higher. Ties: incumbents first, then account id.
+4. **The bar** is the adjusted objective of the *last account in* (the lowest ``v'`` among
+   those the optimiser chose; if it chose none, the lowest ``v`` among the forced must
+   accounts); the *first account out* is the candidate with the highest ``v'`` that it left
+   out. Both are on the adjusted scale, so the last in is key and the first out is not; a
+   first out above the bar did not fit (its hours exceed what was left).
 5. **Decision.** overridden (an override applies) / selected (key now, not before) / kept (key
-   now and before) / deselected (key before, not now) / not selected.
+   now and before) / deselected (key before, not now) / not selected. An incumbent is *kept
+   by hysteresis* when it is key but its own ``v`` is below the bar.
 """
 
 from __future__ import annotations
@@ -47,6 +51,10 @@ class Inputs:
     override_in: np.ndarray
     override_out: np.ndarray
     prev_key: np.ndarray
+    below_floor: np.ndarray | None = None  # attractiveness below min_attractiveness
+
+    def floor(self) -> np.ndarray:
+        return np.zeros(len(self.objective), bool) if self.below_floor is None else self.below_floor
 
 
 @dataclass
@@ -56,10 +64,9 @@ class Outcome:
     forced_in: np.ndarray  # overrides in + must accounts that were forced
     must_forced: np.ndarray
     free: np.ndarray  # candidates of the optimiser
-    chosen1: np.ndarray  # phase-1 optimiser choice
-    kept_hyst: np.ndarray  # kept only because of hysteresis
-    kept_no_room: np.ndarray  # within keep_margin but no capacity left
-    displaced: np.ndarray  # phase-1 choice pushed out by kept accounts
+    chosen: np.ndarray  # the optimiser's choice among the free candidates
+    adjusted: np.ndarray  # the objective with the incumbents' keep_margin
+    kept_hyst: np.ndarray  # key incumbents whose own objective is below the bar
     decision: np.ndarray
     bar: float | None
     last_in: int | None
@@ -97,7 +104,13 @@ class _Caps:
         if g in self.gcap:
             self.gcap[str(g)] -= h
 
-    def knapsack(self, value: np.ndarray, hours: np.ndarray, group: np.ndarray | None) -> Knapsack:
+    def knapsack(
+        self,
+        value: np.ndarray,
+        hours: np.ndarray,
+        group: np.ndarray | None,
+        rank: np.ndarray | None = None,
+    ) -> Knapsack:
         return Knapsack(
             value=value,
             hours=hours,
@@ -105,6 +118,7 @@ class _Caps:
             max_count=None if self.count is None else max(self.count, 0),
             group=group,
             group_capacity={k: max(v, 0.0) for k, v in self.gcap.items()},
+            rank=rank,
         )
 
 
@@ -126,16 +140,25 @@ def _force(inp: Inputs, caps: _Caps, idx: np.ndarray, *, strict: bool) -> np.nda
     return out
 
 
+def tie_rank(account_id: np.ndarray, prev_key: np.ndarray) -> np.ndarray:
+    """Rank of every account for breaking ties: incumbents first, then by account id."""
+    order = np.lexsort((account_id.astype(str), ~prev_key.astype(bool)))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank
+
+
 def _solve(
-    inp: Inputs, caps: _Caps, free: np.ndarray, sel: SelectionPolicy
+    inp: Inputs, caps: _Caps, free: np.ndarray, score: np.ndarray, sel: SelectionPolicy
 ) -> tuple[np.ndarray, Solution]:
     idx = np.flatnonzero(free)
     chosen = np.zeros(len(free), dtype=bool)
     grp = None if inp.group is None else inp.group[idx]
-    value = inp.objective[idx].astype(float)
+    value = score[idx].astype(float)
     if sel.value == "per_hour":
         value = value * inp.hours[idx]
-    p = caps.knapsack(value, inp.hours[idx].astype(float), grp)
+    rank = tie_rank(inp.account_id, inp.prev_key)[idx]
+    p = caps.knapsack(value, inp.hours[idx].astype(float), grp, rank)
     sol = solve(p, time_limit=sel.time_limit_s, mip_rel_gap=sel.mip_rel_gap)
     chosen[idx[sol.chosen]] = True
     return chosen, sol
@@ -144,8 +167,9 @@ def _solve(
 def _forced_sets(inp: Inputs, sel: SelectionPolicy, warnings: list[str]) -> tuple[Any, ...]:
     ov_in = inp.override_in & inp.selectable
     forced_out = ~ov_in & (
-        ~inp.selectable | inp.never | inp.override_out | inp.not_assessed | np.isnan(inp.objective)
-    )
+        ~inp.selectable | inp.never | inp.override_out | inp.not_assessed
+        | np.isnan(inp.objective) | inp.floor()
+    )  # fmt: skip
     caps = _Caps(sel, inp.group)
     _force(inp, caps, np.flatnonzero(ov_in), strict=False)
     if (caps.cap is not None and caps.cap < 0) or (caps.count is not None and caps.count < 0):
@@ -168,9 +192,8 @@ def _forced_sets(inp: Inputs, sel: SelectionPolicy, warnings: list[str]) -> tupl
     else:
         # the best subset of the must accounts that fits (objective shifted positive)
         v = np.nan_to_num(inp.objective, nan=0.0)
-        shifted = v - v[must].min() + 1.0 if must.any() else v
-        tmp = Inputs(**{**inp.__dict__, "objective": np.where(must, shifted, np.nan)})
-        best, _ = _solve(tmp, caps, must, sel)
+        shifted = np.where(must, v - (v[must].min() if must.any() else 0.0) + 1.0, np.nan)
+        best, _ = _solve(inp, caps, must, shifted, sel)
         must_forced = _force(inp, caps, np.flatnonzero(best), strict=False)
         warnings.append(
             f"must rules name {int(must.sum())} accounts needing "
@@ -186,26 +209,17 @@ def decide(inp: Inputs, sel: SelectionPolicy) -> Outcome:
     forced_out, ov_in, must_forced, caps = _forced_sets(inp, sel, warnings)
     forced_in = ov_in | must_forced
     free = ~forced_out & ~forced_in
-    chosen1, sol = _solve(inp, caps.copy(), free, sel)
-    bar, last_in, first_out = _bar(inp, chosen1, free, must_forced)
-    margin = sel.keep_margin
-    kept_hyst = np.zeros_like(free)
-    kept_no_room = np.zeros_like(free)
-    chosen = chosen1
-    if bar is not None:
-        within = inp.prev_key & free & ~chosen1 & (inp.objective >= bar - margin)
-        if within.any():
-            kept_hyst = _force(inp, caps, np.flatnonzero(within), strict=True)
-            kept_no_room = within & ~kept_hyst
-            chosen, sol = _solve(inp, caps, free & ~kept_hyst, sel)
-            chosen |= kept_hyst
-    if not sol.status.startswith("Optimal"):
+    adjusted = inp.objective + np.where(inp.prev_key, sel.keep_margin, 0.0)
+    chosen, sol = _solve(inp, caps, free, adjusted, sel)
+    if not sol.optimal:
+        gap = "unknown" if np.isnan(sol.gap) else f"{sol.gap:.3%}"
         warnings.append(
-            f"selection solver stopped with status {sol.status!r} (gap {sol.gap:.3%}); the list "
-            "may not be optimal: raise [selection] time_limit_s or mip_rel_gap"
+            f"selection solver stopped with status {sol.status!r} (gap {gap}; {sol.solver}); "
+            "the list may not be optimal: raise [selection] time_limit_s or mip_rel_gap"
         )
+    bar, last_in, first_out = _bar(inp, adjusted, chosen, free, must_forced)
     is_key = forced_in | chosen
-    displaced = chosen1 & ~is_key
+    kept_hyst = chosen & inp.prev_key & (bar is not None) & (inp.objective < (bar or 0.0))
     overridden = inp.selectable & (inp.override_in | inp.override_out)
     decision = np.select(
         [overridden, is_key & inp.prev_key, is_key, inp.prev_key],
@@ -214,26 +228,27 @@ def decide(inp: Inputs, sel: SelectionPolicy) -> Outcome:
     ).astype(object)
     return Outcome(
         is_key=is_key, forced_out=forced_out, forced_in=forced_in, must_forced=must_forced,
-        free=free, chosen1=chosen1, kept_hyst=kept_hyst, kept_no_room=kept_no_room,
-        displaced=displaced, decision=decision, bar=bar, last_in=last_in, first_out=first_out,
-        solution=sol, warnings=warnings,
+        free=free, chosen=chosen, adjusted=adjusted, kept_hyst=kept_hyst, decision=decision,
+        bar=bar, last_in=last_in, first_out=first_out, solution=sol, warnings=warnings,
     )  # fmt: skip
 
 
 def _bar(
-    inp: Inputs, chosen1: np.ndarray, free: np.ndarray, must_forced: np.ndarray
-) -> tuple[float | None, int | None, int | None]:
-    v = inp.objective
+    inp: Inputs, adjusted: np.ndarray, chosen: np.ndarray, free: np.ndarray,
+    must_forced: np.ndarray,
+) -> tuple[float | None, int | None, int | None]:  # fmt: skip
+    rank = tie_rank(inp.account_id, inp.prev_key)
     last_in = first_out = None
-    pool = chosen1 if chosen1.any() else must_forced
+    scale = adjusted if chosen.any() else inp.objective
+    pool = chosen if chosen.any() else must_forced
     if pool.any():
         idx = np.flatnonzero(pool)
-        last_in = int(idx[np.argmin(v[idx])])
-    out = free & ~chosen1
+        last_in = int(idx[np.lexsort((-rank[idx], scale[idx]))[0]])  # lowest, then last by rank
+    out = free & ~chosen
     if out.any():
         idx = np.flatnonzero(out)
-        first_out = int(idx[np.argmax(v[idx])])
-    bar = None if last_in is None else float(v[last_in])
+        first_out = int(idx[np.lexsort((rank[idx], -adjusted[idx]))[0]])
+    bar = None if last_in is None else float(scale[last_in])
     return bar, last_in, first_out
 
 

@@ -9,29 +9,25 @@
 Forced accounts (overrides "in", must rules) are fixed outside and their hours and count are
 taken off C, C_g and K before solving; forced-out accounts are not candidates.
 
-Two exact solvers:
-
-* :func:`solve_mip` — HiGHS through highspy (branch and bound) with the policy's time limit
-  and relative gap; reports status and the proven gap. Used for the run's selection when
-  there are per-region/owner caps (:func:`solve` picks the solver).
-* :func:`greedy_many` — exact when there are no per-group caps: accounts of the same hour
-  class (size tier) are interchangeable for the constraints, so an optimum takes the best
-  ``k_c`` of each class; enumerate the counts of every class but the last (largest hours
-  first) and pick the best feasible prefix of the last with a running maximum of its prefix
-  sums. Vectorised over many objective vectors at once (the robustness draws); used for the
-  run's selection too when it applies (proven optimal, gap 0).
+:func:`solve` tries, in order: the exact dynamic programme over capacity units and the exact
+enumeration of counts per hour class (:mod:`keyfolio.selection.exact`; no per-group caps),
+then HiGHS (branch and bound, with the policy's time limit and relative gap) started from a
+feasible greedy solution and never returning worse than it. Every solution is then made
+canonical (:func:`canonical`): among accounts of the same hours (and group) the best values
+are the ones chosen, and among equal values the candidates' ``rank`` decides (the caller's
+tie-break: for the selection, incumbents first, then account id). So ties are broken the
+same way in every run, whichever solver ran.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from itertools import product
 from typing import Any
 
 import numpy as np
 
-GRID_LIMIT = 4_000_000  # max count combinations the greedy enumerates per draw
+from keyfolio.selection.exact import NotApplicable, dp_many, greedy_many
 
 
 @dataclass
@@ -42,6 +38,16 @@ class Knapsack:
     max_count: int | None = None  # remaining number of key accounts (None = unlimited)
     group: np.ndarray | None = None  # (n,) group label (capacity_by)
     group_capacity: dict[str, float] = field(default_factory=dict)  # remaining per group
+    rank: np.ndarray | None = None  # (n,) tie-break among equal values: lower first
+
+    @property
+    def has_group_caps(self) -> bool:
+        return self.group is not None and bool(self.group_capacity)
+
+    def order(self) -> np.ndarray:
+        """The candidates in tie-break order (rank, else their position)."""
+        n = len(self.value)
+        return np.arange(n) if self.rank is None else np.argsort(self.rank, kind="stable")
 
 
 @dataclass
@@ -52,6 +58,10 @@ class Solution:
     gap: float  # relative MIP gap (0 = proven optimal)
     solver: str
     seconds: float
+
+    @property
+    def optimal(self) -> bool:
+        return self.status.startswith("Optimal")
 
 
 def _fits(p: Knapsack) -> np.ndarray:
@@ -67,6 +77,63 @@ def _fits(p: Knapsack) -> np.ndarray:
     return ok
 
 
+def feasible(p: Knapsack, chosen: np.ndarray) -> bool:
+    if p.capacity is not None and p.hours[chosen].sum() > p.capacity + 1e-9:
+        return False
+    if p.max_count is not None and int(chosen.sum()) > p.max_count:
+        return False
+    if p.group is not None:
+        for g, cap in p.group_capacity.items():
+            if p.hours[chosen & (p.group == g)].sum() > cap + 1e-9:
+                return False
+    return True
+
+
+def canonical(p: Knapsack, chosen: np.ndarray) -> np.ndarray:
+    """The same number of accounts per (hours, group) cell, the best values of each cell
+    chosen, ties by rank: feasible whenever ``chosen`` is, never a lower objective."""
+    out = np.zeros(len(chosen), dtype=bool)
+    grp = p.group if p.has_group_caps else None
+    order = p.order()
+    key_h = p.hours[order]
+    key_g = grp[order].astype(str) if grp is not None else np.zeros(len(order), dtype=str)
+    for h in np.unique(key_h):
+        for g in np.unique(key_g[key_h == h]):
+            cell = order[(key_h == h) & (key_g == g)]
+            k = int(chosen[cell].sum())
+            if k:
+                best = cell[np.argsort(-p.value[cell], kind="stable")[:k]]
+                out[best] = True
+    return out
+
+
+def heuristic(p: Knapsack) -> np.ndarray:
+    """A feasible solution: candidates by value per hour (then value, then rank), each taken
+    while it fits every cap."""
+    n = len(p.value)
+    chosen = np.zeros(n, dtype=bool)
+    cand = np.flatnonzero(_fits(p))
+    if not len(cand):
+        return chosen
+    rank = np.empty(n, dtype=np.int64)
+    rank[p.order()] = np.arange(n)
+    density = p.value[cand] / np.maximum(p.hours[cand], 1e-12)
+    order = cand[np.lexsort((rank[cand], -p.value[cand], -density))]
+    cap = np.inf if p.capacity is None else p.capacity
+    count = np.inf if p.max_count is None else p.max_count
+    left = dict(p.group_capacity) if p.has_group_caps else {}
+    for i in order:
+        h = float(p.hours[i])
+        g = None if p.group is None else str(p.group[i])
+        if h > cap + 1e-9 or count < 1 or (g in left and h > left[g] + 1e-9):
+            continue
+        chosen[i] = True
+        cap, count = cap - h, count - 1
+        if g in left:
+            left[g] -= h
+    return chosen
+
+
 def _new_highs() -> Any:
     """A quiet HiGHS instance. highspy's ``Highs`` (the Python subclass, which enables
     callbacks at construction) writes a banner on the C++ stdout before any option can be
@@ -80,7 +147,9 @@ def _new_highs() -> Any:
 
 
 def solve_mip(p: Knapsack, *, time_limit: float = 30.0, mip_rel_gap: float = 1e-4) -> Solution:
-    """Solve the knapsack exactly (up to ``mip_rel_gap``) with HiGHS."""
+    """Solve the knapsack with HiGHS (up to ``mip_rel_gap``), started from
+    :func:`heuristic`'s solution; the heuristic's solution when HiGHS finds nothing better
+    within ``time_limit``."""
     import highspy
 
     t0 = time.perf_counter()
@@ -108,6 +177,7 @@ def solve_mip(p: Knapsack, *, time_limit: float = 30.0, mip_rel_gap: float = 1e-
         sec = time.perf_counter() - t0
         status = "Optimal (no constraint binds)"
         return Solution(chosen, float(v.sum()), status, 0.0, "trivial", sec)
+    seed = heuristic(p)
     hs = _new_highs()
     hs.setOptionValue("time_limit", float(time_limit))
     hs.setOptionValue("mip_rel_gap", float(mip_rel_gap))
@@ -123,6 +193,9 @@ def solve_mip(p: Knapsack, *, time_limit: float = 30.0, mip_rel_gap: float = 1e-
         m, np.arange(m, dtype=np.int32), np.full(m, highspy.HighsVarType.kInteger)
     )
     hs.changeObjectiveSense(highspy.ObjSense.kMaximize)
+    start = highspy.HighsSolution()
+    start.col_value = seed[cand].astype(float).tolist()
+    hs.setSolution(start)
     hs.run()
     status = hs.modelStatusToString(hs.getModelStatus())
     info = hs.getInfo()
@@ -130,118 +203,68 @@ def solve_mip(p: Knapsack, *, time_limit: float = 30.0, mip_rel_gap: float = 1e-
     if len(x) == m:
         chosen[cand] = x > 0.5
     gap = float(info.mip_gap) if np.isfinite(info.mip_gap) else float("nan")
+    solver = "HiGHS MIP"
+    if not feasible(p, chosen) or p.value[chosen].sum() < p.value[seed].sum() - 1e-9:
+        chosen, solver = seed, "greedy by value per hour (HiGHS found nothing better)"
     sec = time.perf_counter() - t0
-    return Solution(chosen, float(p.value[chosen].sum()), status, gap, "HiGHS MIP", sec)
+    return Solution(chosen, float(p.value[chosen].sum()), status, gap, solver, sec)
 
 
-class GreedyNotApplicable(Exception):
-    """The instance has per-group caps or too many count combinations for the greedy."""
+def solve_exact(p: Knapsack) -> Solution:
+    """The exact programme or enumeration (no per-group caps); :class:`NotApplicable` when
+    neither fits the instance."""
+    if p.has_group_caps:
+        raise NotApplicable("per-group capacity caps")
+    t0 = time.perf_counter()
+    n = len(p.value)
+    cand = np.flatnonzero(_fits(p))
+    chosen = np.zeros(n, dtype=bool)
+    if len(cand) == 0:
+        return Solution(chosen, 0.0, "Optimal (no candidate fits)", 0.0, "trivial", 0.0)
+    cand = cand[np.argsort(p.order().argsort()[cand], kind="stable")]  # tie-break order
+    values = p.value[cand].astype(float)[:, None]
+    hours = p.hours[cand].astype(float)
+    binding_count = p.max_count is not None and len(cand) > p.max_count
+    if p.capacity is None or hours.sum() <= p.capacity + 1e-9:
+        if not binding_count:  # nothing binds: take every positive candidate
+            chosen[cand] = True
+            return Solution(chosen, float(values.sum()), "Optimal (no constraint binds)", 0.0,
+                            "trivial", time.perf_counter() - t0)  # fmt: skip
+    try:
+        if binding_count:
+            raise NotApplicable("a count limit")
+        assert p.capacity is not None
+        pick = dp_many(values, hours, p.capacity)[:, 0]
+        solver = "exact dynamic programme (capacity units)"
+    except NotApplicable:
+        pick = greedy_many(values, hours, p.capacity, p.max_count)[:, 0]
+        solver = "exact greedy (tier prefix sums)"
+    chosen[cand[pick]] = True
+    sec = time.perf_counter() - t0
+    return Solution(chosen, float(p.value[chosen].sum()), "Optimal", 0.0, solver, sec)
 
 
-def _class_bound(n_c: int, h_c: float, p: Knapsack) -> int:
-    b = n_c
-    if p.capacity is not None and h_c > 0:
-        b = min(b, int(np.floor(p.capacity / h_c + 1e-9)))
-    if p.max_count is not None:
-        b = min(b, p.max_count)
-    return max(b, 0)
-
-
-def greedy_many(p: Knapsack, values: np.ndarray) -> np.ndarray:
-    """Exact optimum for each column of ``values`` (n, D); returns chosen (n, D) bool.
-
-    ``p.value`` is ignored (``values`` replaces it); per-group caps are not supported.
-    """
-    if p.group is not None and p.group_capacity:
-        raise GreedyNotApplicable("per-group capacity caps")
-    n, d = values.shape
-    chosen = np.zeros((n, d), dtype=bool)
-    hours = p.hours if p.capacity is not None else np.zeros(n)
-    if (p.max_count is not None and p.max_count <= 0) or n == 0:
-        return chosen
-    classes = sorted(np.unique(hours), reverse=True)  # largest hours first, smallest last
-    parts = []  # per class: indices (B,D) into the candidates (sorted desc), prefix (B+1,D)
-    for h_c in classes:
-        idx = np.flatnonzero(hours == h_c)
-        b = _class_bound(len(idx), float(h_c), p)
-        vc = values[idx]
-        if b == 0:
-            parts.append((h_c, np.zeros((0, d), dtype=np.int64), np.zeros((1, d))))
-            continue
-        if b < len(idx):
-            top = np.argpartition(-vc, b - 1, axis=0)[:b]
-        else:
-            top = np.broadcast_to(np.arange(len(idx))[:, None], (len(idx), d))
-        tv = np.take_along_axis(vc, top, axis=0)
-        order = np.argsort(-tv, axis=0, kind="stable")
-        top = np.take_along_axis(top, order, axis=0)
-        tv = np.take_along_axis(tv, order, axis=0)
-        prefix = np.vstack([np.zeros((1, d)), np.cumsum(tv, axis=0)])
-        parts.append((h_c, idx[top], prefix))
-    grid_sizes = [len(pr) for _, _, pr in parts[:-1]]
-    if int(np.prod(grid_sizes, dtype=np.float64)) > GRID_LIMIT:
-        raise GreedyNotApplicable("too many count combinations")
-    grid = np.array(list(product(*[range(s) for s in grid_sizes])), dtype=np.int64)
-    grid = grid.reshape(len(grid), len(parts) - 1)
-    h_used = grid @ np.array([h for h, _, _ in parts[:-1]], dtype=float)
-    c_used = grid.sum(axis=1)
-    cap = np.inf if p.capacity is None else p.capacity
-    kmax = np.inf if p.max_count is None else p.max_count
-    ok = (h_used <= cap + 1e-9) & (c_used <= kmax)
-    grid, h_used, c_used = grid[ok], h_used[ok], c_used[ok]
-    h_last, _, pref_last = parts[-1]
-    b_last = len(pref_last) - 1
-    k_last = np.full(len(grid), b_last, dtype=np.int64)
-    if h_last > 0 and np.isfinite(cap):
-        k_last = np.minimum(k_last, np.floor((cap - h_used) / h_last + 1e-9).astype(np.int64))
-    if np.isfinite(kmax):
-        k_last = np.minimum(k_last, (kmax - c_used).astype(np.int64))
-    runmax = np.maximum.accumulate(pref_last, axis=0)  # best prefix of length <= k
-    arg_last = _running_argmax(pref_last)
-    total = runmax[k_last]  # (G, D)
-    for j, (_, _, pref) in enumerate(parts[:-1]):
-        total = total + pref[grid[:, j]]
-    best = np.argmax(total, axis=0)  # (D,)
-    cols = np.arange(d)
-    counts = [grid[best, j] for j in range(len(parts) - 1)]
-    counts.append(arg_last[k_last[best], cols])
-    for (_, top_idx, _), k in zip(parts, counts, strict=True):
-        if len(top_idx) == 0:
-            continue
-        sel = np.arange(len(top_idx))[:, None] < k[None, :]
-        rr, cc = np.nonzero(sel)
-        chosen[top_idx[rr, cc], cc] = True
-    return chosen
-
-
-def _running_argmax(prefix: np.ndarray) -> np.ndarray:
-    """For each k and column: the length <= k of the best prefix (first on ties)."""
-    b1, d = prefix.shape
-    out = np.zeros((b1, d), dtype=np.int64)
-    best = prefix[0].copy()
-    for k in range(1, b1):
-        better = prefix[k] > best
-        best = np.where(better, prefix[k], best)
-        out[k] = np.where(better, k, out[k - 1])
-    return out
+def many(p: Knapsack, values: np.ndarray) -> np.ndarray:
+    """Exact optima for each column of ``values`` (n, D) (robustness draws; ``p.value`` is
+    ignored); :class:`NotApplicable` with per-group caps or when no exact method fits."""
+    if p.has_group_caps:
+        raise NotApplicable("per-group capacity caps")
+    if p.capacity is not None and p.max_count is None:
+        try:
+            return dp_many(values, p.hours, p.capacity)
+        except NotApplicable:
+            pass
+    return greedy_many(values, p.hours, p.capacity, p.max_count)
 
 
 def solve(p: Knapsack, *, time_limit: float = 30.0, mip_rel_gap: float = 1e-4) -> Solution:
-    """The exact greedy when it applies (no per-group caps), else HiGHS. HiGHS' presolve can
-    stall on 100k near-identical knapsack columns (measured: no incumbent after 180 s at 100k),
-    while the greedy is exact and takes well under a second there."""
-    if p.group is None or not p.group_capacity:
-        try:
-            return solve_greedy(p)
-        except GreedyNotApplicable:
-            pass
-    return solve_mip(p, time_limit=time_limit, mip_rel_gap=mip_rel_gap)
-
-
-def solve_greedy(p: Knapsack) -> Solution:
-    t0 = time.perf_counter()
-    chosen = greedy_many(p, p.value.astype(float)[:, None])[:, 0]
-    sec = time.perf_counter() - t0
-    return Solution(
-        chosen, float(p.value[chosen].sum()), "Optimal", 0.0, "exact greedy (tier prefix sums)", sec
-    )
+    """The best solution this module can prove or find (see the module docstring), made
+    canonical. HiGHS' presolve can stall on 100k near-identical knapsack columns, while the
+    exact methods take seconds there."""
+    try:
+        sol = solve_exact(p)
+    except NotApplicable:
+        sol = solve_mip(p, time_limit=time_limit, mip_rel_gap=mip_rel_gap)
+    sol.chosen = canonical(p, sol.chosen)
+    sol.objective = float(p.value[sol.chosen].sum())
+    return sol

@@ -1,13 +1,16 @@
 """One-line reasons and "what would flip the decision" for every account.
 
-Reasons follow the decision procedure of :mod:`keyfolio.selection.decide`. The flip text
-names the smallest change, other things equal, that would turn the decision around:
+Reasons follow the decision procedure of :mod:`keyfolio.selection.decide`; scores are
+compared with the bar on the adjusted scale (an incumbent's objective plus ``keep_margin``).
+The flip text names the smallest change, other things equal, that would turn the decision
+around, and only changes that can happen:
 
 * a key account chosen by the optimiser: its objective falling below the first account out
   (or, if it was kept under hysteresis, more than ``keep_margin`` below the bar);
-* a candidate left out: its objective rising to the bar, or — if it is above the bar and did
-  not fit — the hours it needs shrinking to the slack of the binding capacity ("120 fewer KAM
-  hours needed"), or one more key account allowed;
+* a candidate left out: its objective rising to the bar; or, if it is at or above the bar
+  and did not fit, the KAM capacity growing by the hours it lacks (the hours an account
+  needs are its tier's, not something to shrink), or one more key account allowed;
+* an account below the floor: its attractiveness rising to the floor;
 * forced decisions: the override removed, the rule no longer matching, an assessment made.
 """
 
@@ -33,6 +36,17 @@ class Context:
     group_of: list[str]  # per account: group id of members, "" otherwise
     slack_hours: float  # smallest slack of the binding hour capacities (inf if none)
     count_full: bool  # max_key_accounts is reached
+    attractiveness: np.ndarray | None = None  # for the floor
+    floor: float | None = None  # min_attractiveness
+
+
+def _apart(x: float, bar: float) -> tuple[str, str]:
+    """Two numbers with one decimal, or as many more as it takes to tell them apart."""
+    for digits in (1, 2, 3, 4):
+        a, b = f"{x:.{digits}f}", f"{bar:.{digits}f}"
+        if a != b or x == bar:
+            return a, b
+    return a, b
 
 
 def _pts(objective: str, delta: float) -> str:
@@ -41,55 +55,62 @@ def _pts(objective: str, delta: float) -> str:
     return f"{objective} {sign}{abs(delta):.1f}{unit}"
 
 
-def _flip_out(i: int, v: np.ndarray, inp: Inputs, out: Outcome, ctx: Context) -> str:
-    """For a candidate left out."""
-    parts: list[str] = []
-    if out.bar is not None and v[i] < out.bar:
-        parts.append(_pts(ctx.objective, out.bar - v[i] + 0.05))
+def _score(i: int, v: np.ndarray, inp: Inputs, ctx: Context) -> str:
+    """The account's objective, with the incumbent's margin where it has one."""
+    text = f"{ctx.objective} {v[i]:.1f}"
+    if inp.prev_key[i] and ctx.keep_margin:
+        text += f" (+{ctx.keep_margin:g} as a key account)"
+    return text
+
+
+def _flip_out(i: int, adj: np.ndarray, inp: Inputs, out: Outcome, ctx: Context) -> str:
+    """For a candidate the optimiser left out."""
+    if out.bar is not None and adj[i] < out.bar:
+        return _pts(ctx.objective, out.bar - adj[i] + 0.05)
     if np.isfinite(ctx.slack_hours) and inp.hours[i] > ctx.slack_hours:
-        parts.append(f"{inp.hours[i] - ctx.slack_hours:,.0f} fewer KAM hours needed")
-    elif ctx.count_full:
-        parts.append("one more key account allowed")
-    return " or ".join(parts) if parts else "more KAM capacity"
+        return f"{inp.hours[i] - ctx.slack_hours:,.0f} more KAM hours of capacity"
+    if ctx.count_full:
+        return "one more key account allowed"
+    return "more KAM capacity"
 
 
-def _flip_in(i: int, v: np.ndarray, out: Outcome, ctx: Context) -> str:
-    """For an account the optimiser chose (or hysteresis kept)."""
+def _flip_in(i: int, v: np.ndarray, adj: np.ndarray, out: Outcome, ctx: Context) -> str:
+    """For an account the optimiser chose."""
     if out.kept_hyst[i] and out.bar is not None:
         return _pts(ctx.objective, -(v[i] - (out.bar - ctx.keep_margin) + 0.05)) + (
             f" (more than keep_margin {ctx.keep_margin:g} below the bar)"
         )
     if out.first_out is not None:
-        fo = v[out.first_out]
-        if v[i] > fo:
-            return _pts(ctx.objective, -(v[i] - fo + 0.05)) + " (below the first account out)"
+        fo = adj[out.first_out]
+        if adj[i] > fo:
+            return _pts(ctx.objective, -(adj[i] - fo + 0.05)) + " (below the first account out)"
         return "any drop in its objective or more hours needed (it is at the margin)"
     return "a tighter capacity or rules (every candidate is key)"
 
 
 def _reason_key(i: int, v: np.ndarray, inp: Inputs, out: Outcome, ctx: Context) -> tuple[str, str]:
     q = ctx.quadrant[i]
+    adj = out.adjusted
     if ctx.override_text[i]:
         return f"override {ctx.override_text[i]}", "removing the override"
     if out.must_forced[i]:
         rules = "; ".join(ctx.must_rules[i])
         return f"{q}; must rule: {rules}", "the must rule no longer matching"
-    obj = f"{ctx.objective} {v[i]:.1f}"
     if out.kept_hyst[i]:
         bar = out.bar if out.bar is not None else float("nan")
         return (
-            f"{q}; kept: {obj} is {bar - v[i]:.1f} below the bar {bar:.1f}, "
-            f"within keep_margin {ctx.keep_margin:g}",
-            _flip_in(i, v, out, ctx),
+            f"{q}; kept: {ctx.objective} {v[i]:.1f} is {bar - v[i]:.1f} below the bar "
+            f"{bar:.1f}, within keep_margin {ctx.keep_margin:g}",
+            _flip_in(i, v, adj, out, ctx),
         )
     bar_txt = f" >= bar {out.bar:.1f}" if out.bar is not None else ""
-    return f"{q}; {obj}{bar_txt}; needs {inp.hours[i]:,.0f} h", _flip_in(i, v, out, ctx)
+    return (
+        f"{q}; {_score(i, v, inp, ctx)}{bar_txt}; needs {inp.hours[i]:,.0f} h",
+        _flip_in(i, v, adj, out, ctx),
+    )
 
 
-def _reason_not_key(
-    i: int, v: np.ndarray, inp: Inputs, out: Outcome, ctx: Context
-) -> tuple[str, str]:
-    q = ctx.quadrant[i]
+def _reason_forced_out(i: int, v: np.ndarray, inp: Inputs, ctx: Context) -> tuple[str, str] | None:
     was = "was key; " if inp.prev_key[i] else ""
     if not inp.selectable[i]:
         g = ctx.group_of[i]
@@ -105,29 +126,44 @@ def _reason_not_key(
         return f"{was}not assessed on {crits}", f"an assessment on {crits}"
     if np.isnan(v[i]):
         return f"{was}no {ctx.objective} value", f"a value for {ctx.objective}"
-    obj = f"{ctx.objective} {v[i]:.1f}"
-    flip = _flip_out(i, v, inp, out, ctx)
-    if out.kept_no_room[i]:
-        return f"{q}; {was}within keep_margin but no capacity left after forced accounts", flip
-    if out.displaced[i]:
-        return f"{q}; {obj} made the bar but was displaced by accounts kept (hysteresis)", flip
+    if inp.floor()[i] and ctx.attractiveness is not None and ctx.floor is not None:
+        a = float(ctx.attractiveness[i])
+        return (
+            f"{ctx.quadrant[i]}; {was}attractiveness {a:.1f} below the floor {ctx.floor:g}",
+            _pts("attractiveness", ctx.floor - a + 0.05) + " (to the floor)",
+        )
+    return None
+
+
+def _reason_not_key(
+    i: int, v: np.ndarray, inp: Inputs, out: Outcome, ctx: Context
+) -> tuple[str, str]:
+    forced = _reason_forced_out(i, v, inp, ctx)
+    if forced is not None:
+        return forced
+    q = ctx.quadrant[i]
+    adj = out.adjusted
+    was = "was key; " if inp.prev_key[i] else ""
+    flip = _flip_out(i, adj, inp, out, ctx)
     if inp.must[i]:
         return f"{q}; {was}must rule matched but the capacity cannot hold every must account", flip
     if out.bar is None:
         return f"{q}; {was}no capacity for key accounts", flip
-    if v[i] >= out.bar:
+    if adj[i] >= out.bar:
         return (
-            f"{q}; {was}{obj} is above the bar {out.bar:.1f} but its {inp.hours[i]:,.0f} h "
-            "do not fit the remaining capacity",
+            f"{q}; {was}{_score(i, v, inp, ctx)} is at or above the bar {out.bar:.1f} but its "
+            f"{inp.hours[i]:,.0f} h do not fit the remaining capacity",
             flip,
         )
     if inp.prev_key[i]:
+        a, b = _apart(adj[i], out.bar)
         return (
-            f"{q}; deselected: {obj} is {out.bar - v[i]:.1f} below the bar {out.bar:.1f}, "
-            f"more than keep_margin {ctx.keep_margin:g}",
+            f"{q}; deselected: {ctx.objective} {v[i]:.1f} + keep_margin {ctx.keep_margin:g} "
+            f"= {a} is below the bar {b}",
             flip,
         )
-    return f"{q}; {obj} below the bar {out.bar:.1f}", flip
+    a, b = _apart(v[i], out.bar)
+    return f"{q}; {ctx.objective} {a} below the bar {b}", flip
 
 
 def reasons(inp: Inputs, out: Outcome, ctx: Context) -> tuple[list[str], list[str]]:

@@ -13,8 +13,9 @@ For each of ``[robustness] draws`` draws (seeded, reproducible):
   stay out, the rest are chosen by the exact optimum.
 
 ``p_key`` = share of draws in which the account is selected (NaN for rows that are not
-candidates, e.g. group members). Without per-group caps each draw is solved by the exact greedy
-of :func:`keyfolio.selection.optimise.greedy_many` (per-tier sort + prefix sums), vectorised
+candidates, e.g. group members). Without per-group caps each draw is solved exactly by
+:func:`keyfolio.selection.optimise.many` (per-tier sort, then a programme over capacity units
+or an enumeration of the counts per tier), vectorised
 over blocks of draws; with per-region/owner caps each draw is a HiGHS MIP (slower).
 Hysteresis is not part of the draws: p_key measures the definition, not last run's list.
 The objective must be ``attractiveness`` or ``strength`` for the draws to vary anything;
@@ -30,7 +31,8 @@ import numpy as np
 
 from keyfolio.policy import RobustnessPolicy, SelectionPolicy
 from keyfolio.scoring import Scores
-from keyfolio.selection.optimise import GreedyNotApplicable, Knapsack, greedy_many, solve_mip
+from keyfolio.selection.exact import NotApplicable
+from keyfolio.selection.optimise import Knapsack, many, solve_mip
 
 BLOCK_ELEMENTS = 4_000_000  # accounts x draws evaluated at once
 
@@ -113,7 +115,7 @@ def robustness(
     )  # fmt: skip
     use_greedy = not (group is not None and remaining.group_capacity)
     block = max(1, min(rob.draws, BLOCK_ELEMENTS // max(len(rows), 1)))
-    solver = "exact greedy (per-tier sort + prefix sums)"
+    solver = "exact (per-tier sort; programme over capacity units or count enumeration)"
     for start in range(0, rob.draws, block):
         wd = w_all[:, start : start + block]
         vals = _perturbed_values(scores, objective, rows, wd, rng)
@@ -121,9 +123,9 @@ def robustness(
             vals *= base.hours[:, None]
         if use_greedy:
             try:
-                counts += greedy_many(base, vals).sum(axis=1)
+                counts += many(base, vals).sum(axis=1)
                 continue
-            except GreedyNotApplicable:
+            except NotApplicable:
                 use_greedy = False
         solver = "HiGHS MIP per draw"
         for d in range(vals.shape[1]):

@@ -147,11 +147,15 @@ def select(
         group = group.astype(str).to_numpy(dtype=object)
     selectable = pf["selectable"].to_numpy()
     o_in, o_out, o_text, o_list = _overrides(pf, overrides, selectable, warnings)
+    attractiveness = pf["attractiveness"].to_numpy(dtype=float)
+    floor = sel.min_attractiveness
+    below = selectable & (attractiveness < floor) if floor is not None else None
     inp = Inputs(
         account_id=pf["account_id"].to_numpy(dtype=object), objective=objective,
         hours=pf["hours_needed"].to_numpy(dtype=float), group=group, selectable=selectable,
         must=must & selectable, never=never & selectable, not_assessed=scores.not_assessed,
         override_in=o_in, override_out=o_out, prev_key=_prev_key(pf, previous),
+        below_floor=below,
     )  # fmt: skip
     out = decide(inp, sel)
     warnings.extend(out.warnings)
@@ -201,6 +205,7 @@ def _annotate(
         never_rules=never_rules, quadrant=pf["quadrant"].to_numpy(),
         not_assessed_on=scores.not_assessed_on, override_text=o_text, group_of=group_of,
         slack_hours=slack, count_full=count_full,
+        attractiveness=pf["attractiveness"].to_numpy(dtype=float), floor=sel.min_attractiveness,
     )  # fmt: skip
     rs, fs = reasons_mod.reasons(inp, out, ctx)
     pf["is_key"] = out.is_key
@@ -215,10 +220,13 @@ def _annotate(
     pf["contested"] = rob.contested
 
 
-def _acct(inp: Inputs, i: int | None) -> dict[str, Any] | None:
+def _acct(inp: Inputs, out: Outcome, i: int | None) -> dict[str, Any] | None:
+    """An account as the summary states it: its score on the adjusted scale (the objective
+    plus keep_margin for a previous key account), its own objective and its hours."""
     if i is None:
         return None
-    return {"account_id": str(inp.account_id[i]), "score": float(inp.objective[i]),
+    return {"account_id": str(inp.account_id[i]), "score": float(out.adjusted[i]),
+            "objective": float(inp.objective[i]), "was_key": bool(inp.prev_key[i]),
             "hours": float(inp.hours[i])}  # fmt: skip
 
 
@@ -227,7 +235,7 @@ def _summary(
     o_list: list[dict[str, Any]], seconds: float,
 ) -> dict[str, Any]:  # fmt: skip
     sel = policy.selection
-    li, fo = _acct(inp, out.last_in), _acct(inp, out.first_out)
+    li, fo = _acct(inp, out, out.last_in), _acct(inp, out, out.first_out)
 
     return {
         "objective": sel.objective,
@@ -240,6 +248,8 @@ def _summary(
         "n_key": int(out.is_key.sum()),
         "n_forced_in": int(out.forced_in.sum()),
         "n_kept_by_hysteresis": int(out.kept_hyst.sum()),
+        "n_below_floor": int(inp.floor().sum()),
+        "min_attractiveness": sel.min_attractiveness,
         "n_deselected": int((out.decision == "deselected").sum()),
         "decisions": {str(k): int(v) for k, v in
                       zip(*np.unique(out.decision.astype(str), return_counts=True), strict=True)},
