@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -103,7 +104,9 @@ def test_hand_computed_economics(tiny: Path) -> None:
     assert (c.revenue, c.cogs, c.contribution_margin) == pytest.approx((260.0, 50.0, 210.0))
     assert c.cost_to_serve == pytest.approx(502.0)
     assert c.net_contribution == pytest.approx(-292.0)
-    assert c.revenue_growth == pytest.approx(200.0 / 60.0 - 1)
+    # the data begin 2023-01-10, inside the window before (2022-06-02 .. 2023-06-01): no
+    # account's history covers it, so growth is unknown (C alone would show +233%)
+    assert math.isnan(c.revenue_growth) and bool(c.is_new)
     assert c.share_of_wallet == pytest.approx(0.5)
     # group A = A (100 + 90 - 5 = 185, cost 60 + 60 - 2) + B; cts = freight 15 + 2 x 12.5
     a = _row(p, "A")
@@ -114,8 +117,7 @@ def test_hand_computed_economics(tiny: Path) -> None:
     assert a.net_contribution == pytest.approx(67.0)
     assert a.cm_pct == pytest.approx(107.0 / 285.0)
     assert a.returns == pytest.approx(5.0)
-    # trailing 12 months to 2024-06-01: 85 + 100; the 12 before: 100
-    assert a.revenue_growth == pytest.approx(185.0 / 100.0 - 1)
+    assert math.isnan(a.revenue_growth) and a.revenue_ttm == pytest.approx(185.0)
     assert a.share_of_wallet == pytest.approx(185.0 / 1000.0)
     d = _row(p, "D")
     assert d.revenue == 0 and not bool(d.has_orders) and math.isnan(d.revenue_growth)
@@ -153,7 +155,86 @@ def test_cagr_from_yearly_windows() -> None:
             "revenue_w2": [100.0, 0.0, 20.0],
         }  # fmt: skip
     )
-    cagr = _cagr(df)
+    facts = SimpleNamespace(as_of=D(2024, 6, 1), first=D(2021, 1, 1))
+    old = pd.Series(pd.to_datetime(["2021-01-01"] * 3))
+    cagr = _cagr(df, old, facts)  # type: ignore[arg-type]
     assert cagr[0] == pytest.approx(0.10)
     assert np.isnan(cagr[1])  # no earlier window with revenue
     assert cagr[2] == pytest.approx((10 / 20) ** 0.5 - 1)
+    # a history that starts inside the oldest window: that window does not count
+    young = pd.Series(pd.to_datetime(["2022-01-01"] * 3))
+    cagr = _cagr(df, young, facts)  # type: ignore[arg-type]
+    assert cagr[0] == pytest.approx(121 / 110 - 1)
+    assert np.isnan(cagr[2])
+
+
+def _growth_ws(tmp_path: Path, window_months: int = 12) -> Path:
+    """Five accounts over 2021-06 .. 2024-06 (as of 2024-06-01):
+
+    OLD: 100 a year since 2021, then 150 in the last twelve months;
+    NEW: first order a month before the last twelve months (60), then 200 in them;
+    DEAD: bought in 2021 only; REVIVED: 2021, nothing in the window before, 80 now;
+    SINCE: first order in the window before, but a customer since 2020 (customer_since).
+    """
+    ws = init_workspace(tmp_path / "g")
+    pol = ws.policy_path.read_text()
+    ws.policy_path.write_text(pol.replace("window_months = 12", f"window_months = {window_months}"))
+    rows = [
+        ("OLD", D(2021, 6, 1), 100.0), ("OLD", D(2022, 6, 1), 100.0),
+        ("OLD", D(2023, 6, 1), 100.0), ("OLD", D(2024, 6, 1), 150.0),
+        ("NEW", D(2023, 5, 1), 60.0), ("NEW", D(2024, 3, 1), 200.0),
+        ("DEAD", D(2021, 7, 1), 90.0),
+        ("REVIVED", D(2021, 7, 1), 50.0), ("REVIVED", D(2024, 1, 1), 80.0),
+        ("SINCE", D(2023, 1, 1), 40.0), ("SINCE", D(2024, 1, 1), 60.0),
+    ]  # fmt: skip
+    ws.write_tables(
+        {
+            "accounts": _table(
+                "accounts",
+                {
+                    "account_id": ["OLD", "NEW", "DEAD", "REVIVED", "SINCE"],
+                    "customer_since": [None, None, None, None, D(2020, 1, 1)],
+                },
+            ),  # fmt: skip
+            "order_lines": _table(
+                "order_lines",
+                {
+                    "account_id": [r[0] for r in rows],
+                    "order_date": [r[1] for r in rows],
+                    "quantity": [1.0] * len(rows),
+                    "net_revenue": [r[2] for r in rows],
+                },
+            ),  # fmt: skip
+        }
+    )
+    return ws.root
+
+
+def test_growth_is_defined_only_where_the_history_covers_the_base(tmp_path: Path) -> None:
+    from keyfolio.workspace import Workspace
+
+    p = run(Workspace.open(_growth_ws(tmp_path))).portfolio.set_index("account_id")
+    assert p.at["OLD", "revenue_growth"] == pytest.approx(150.0 / 100.0 - 1)
+    assert not p.at["OLD", "is_new"]
+    # OLD's yearly windows: 150 now, 100, 100 (2021-06-02 .. 2022-06-01 holds 2022-06-01)
+    assert p.at["OLD", "revenue_cagr"] == pytest.approx((150.0 / 100.0) ** 0.5 - 1)
+    assert math.isnan(p.at["NEW", "revenue_growth"]) and p.at["NEW", "is_new"]  # not +233%
+    assert math.isnan(p.at["NEW", "revenue_cagr"])
+    assert p.at["DEAD", "revenue_growth"] == -1.0  # nothing in either window: -100%
+    # its one year of orders (from 2021-07-01) is not a whole covered year: no CAGR base
+    assert math.isnan(p.at["DEAD", "revenue_cagr"])
+    assert math.isnan(p.at["REVIVED", "revenue_growth"]) and not p.at["REVIVED", "is_new"]
+    # SINCE's first order is inside the window before, but it has been a customer since 2020
+    assert p.at["SINCE", "revenue_growth"] == pytest.approx(60.0 / 40.0 - 1)
+
+
+def test_trailing_twelve_months_whatever_the_growth_window(tmp_path: Path) -> None:
+    from keyfolio.workspace import Workspace
+
+    p = run(Workspace.open(_growth_ws(tmp_path, window_months=6))).portfolio
+    p = p.set_index("account_id")
+    assert p.at["OLD", "revenue_ttm"] == pytest.approx(150.0)  # twelve months, not six
+    assert p.at["NEW", "revenue_ttm"] == pytest.approx(200.0)
+    assert p.at["REVIVED", "revenue_ttm"] == pytest.approx(80.0)
+    # growth over six-month windows: OLD 150 (2024-06-01) against 0 in 2023-06-02 .. 2023-12-01
+    assert p.at["NEW", "revenue_window"] == pytest.approx(200.0)

@@ -111,3 +111,32 @@ def test_feedback_uses_latest_value() -> None:
     text = crit('source = "feedback:supplier_rating"\nscale = "direct"\nrange = [1, 5]')
     s = score_portfolio(pf(), parse_policy(text), feedback=fb)
     np.testing.assert_allclose(s.attractiveness, [75, 100, 50, 50, 50])
+
+
+def test_scales_are_fitted_on_the_candidates_only() -> None:
+    """Adding a group head and its three members (not candidates themselves) must not move a
+    stand-alone candidate's score; the members are scored on the candidates' scale."""
+    base = pd.DataFrame({"account_id": ["a", "b", "c"], "x": [10.0, 20.0, 30.0],
+                         "selectable": True})  # fmt: skip
+    members = pd.DataFrame({"account_id": ["m1", "m2", "m3"], "x": [1.0, 2.0, 3.0],
+                            "selectable": False})  # fmt: skip
+    policy = parse_policy(crit('source = "metric:x"'))
+    alone = score_portfolio(base, policy).attractiveness
+    both = score_portfolio(pd.concat([base, members], ignore_index=True), policy).attractiveness
+    np.testing.assert_allclose(both[:3], alone)  # 0, 50, 100 both times
+    np.testing.assert_allclose(both[3:], 0.0)  # below every candidate
+    minmax = parse_policy(crit('source = "metric:x"\nscale = "minmax"'))
+    both = score_portfolio(pd.concat([base, members], ignore_index=True), minmax).attractiveness
+    np.testing.assert_allclose(both[:3], [0.0, 50.0, 100.0])
+
+
+def test_lowest_missing_rule_and_a_flat_score_is_said() -> None:
+    df = pd.DataFrame({"account_id": ["a", "b", "c", "d"], "g": [0.1, -0.2, np.nan, 0.3],
+                       "one": 1.0})  # fmt: skip
+    text = crit('source = "metric:g"\nmissing = "lowest"') + (
+        '[[strength]]\nname = "s"\nsource = "metric:one"\nscale = "minmax"\n'
+    )
+    s = score_portfolio(df, parse_policy(text))
+    assert s.attractiveness[2] == 0.0  # a missing growth never beats a real bad one
+    assert s.uninformative == ["strength"]
+    assert any("strength has no informative data" in w for w in s.warnings)

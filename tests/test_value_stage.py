@@ -69,7 +69,29 @@ def test_return_on_customer_between_runs(two_runs) -> None:  # type: ignore[no-u
     a = first.portfolio.set_index("account_id")
     b = second.portfolio.set_index("account_id")
     acc = b.index[(b["selectable"]) & (b["clv"] > 0) & (b["margin_since"].fillna(0) > 0)][0]
-    years = max(1.0, (dt.date(2026, 9, 30) - b["first_order"].min().date()).days / 365.25)
+    # the account's cost to serve per year over its own span (first order or first dated
+    # cost to serve, to the data's end)
+    start = min(b.loc[acc, "first_order"], b.loc[acc, "cts_since"]).date()
+    years = max(1 / 12, (dt.date(2026, 9, 30) - start).days / 365.25)
     cash = b.loc[acc, "margin_since"] - b.loc[acc, "cost_to_serve"] / years * roc["period_years"]
     expected = (cash + b.loc[acc, "clv"] - a.loc[acc, "clv"]) / a.loc[acc, "clv"]
     assert b.loc[acc, "return_on_customer"] == pytest.approx(expected)
+
+
+def test_cost_to_serve_per_year_over_the_accounts_own_span() -> None:
+    """600 of cost to serve in an account's first six months is 1,200 a year; over three
+    years it is 200; a dated cost before the first order starts the span; a new account's
+    span is at least a month."""
+    import pandas as pd
+
+    from keyfolio.pipeline.value import cost_per_year
+
+    as_of = dt.date(2026, 6, 30)
+    first = pd.Series(pd.to_datetime(["2025-12-30", "2023-06-30", "2025-06-30", "2026-06-25"]))
+    since = pd.Series(pd.to_datetime([None, None, "2024-06-30", None]))
+    cost = pd.Series([600.0, 600.0, 600.0, 10.0])
+    got = cost_per_year(cost, first, since, as_of).to_numpy()
+    assert got[0] == pytest.approx(600 / (182 / 365.25))
+    assert got[1] == pytest.approx(600 / (1096 / 365.25))
+    assert got[2] == pytest.approx(600 / (730 / 365.25))  # from the first dated cost
+    assert got[3] == pytest.approx(10 * 12)  # a month at least

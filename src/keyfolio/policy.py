@@ -63,7 +63,7 @@ class GrowthPolicy(_Model):
 
 
 ScaleName = Literal["percentile", "minmax", "bands", "map", "direct"]
-MissingRule = Literal["neutral", "median", "exclude"]
+MissingRule = Literal["neutral", "median", "lowest", "exclude"]
 
 
 class Criterion(_Model):

@@ -6,12 +6,18 @@ Works on small tables (one row per account) in pandas/numpy. Definitions:
   (NaN when revenue <= 0).
 * ``cost_to_serve`` = sum of the account's cost-to-serve activities (``cts_<activity>``).
 * ``net_contribution`` = contribution_margin - cost_to_serve.
-* ``revenue_growth`` = revenue in the trailing window / revenue in the window before - 1
-  (NaN when the earlier window had no revenue).
+* ``revenue_growth`` = revenue in the last growth window (``[growth] window_months``) /
+  revenue in the window before - 1, defined only where the account's history covers the
+  window before (it was a customer, per its first order or ``customer_since``, and the data
+  reach back that far); otherwise NaN and ``is_new``. An account with no revenue in either
+  window is -100%; one with none before and some now (revived) has no growth figure.
 * ``revenue_cagr`` = compound annual growth over consecutive 12-month windows ending at
-  the data's last order date, from the oldest window with revenue to the latest.
+  the data's last order date, from the oldest window the account's history covers that has
+  revenue to the latest (-100% when the latest has none).
+* ``revenue_ttm`` / ``margin_ttm``: the trailing twelve months, whatever the growth window.
 * ``share_of_wallet`` = trailing-12-month revenue / the customer's total spend in our
   categories (``wallet``; latest period per account).
+* ``cts_since``: the first date the account had cost to serve (dated costs, freight).
 * Groups: accounts whose ``parent_id`` is set roll up into their ultimate parent. The
   parent's row then carries the group's figures (``is_group``); member rows keep their own
   figures with ``group_id`` set and ``selectable`` False, so that totals, Pareto curves and
@@ -23,19 +29,20 @@ Works on small tables (one row per account) in pandas/numpy. Definitions:
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from keyfolio.pipeline.facts import Facts
+from keyfolio.pipeline.facts import Facts, add_months
 from keyfolio.ratios import per
 
 SUM_COLUMNS = [
     "revenue", "cogs", "contribution_margin", "cost_to_serve", "lines", "orders",
-    "order_days", "returns", "return_lines", "revenue_ttm", "margin_ttm", "revenue_prev",
-    "margin_prev", "wallet_total_spend",
+    "order_days", "returns", "return_lines", "revenue_ttm", "margin_ttm", "revenue_window",
+    "revenue_prev", "margin_prev", "wallet_total_spend",
 ]  # fmt: skip
 
 
@@ -91,8 +98,8 @@ def _merge_facts(base: pd.DataFrame, facts: Facts) -> pd.DataFrame:
     else:
         df = base.copy()
     for col in ("revenue", "cogs", "contribution_margin", "lines", "orders", "order_days",
-                "returns", "return_lines", "revenue_ttm", "margin_ttm", "revenue_prev",
-                "margin_prev", "active_months_ttm"):  # fmt: skip
+                "returns", "return_lines", "revenue_ttm", "margin_ttm", "revenue_window",
+                "revenue_prev", "margin_prev", "active_months_ttm"):  # fmt: skip
         if col not in df.columns:
             df[col] = 0.0
         df[col] = df[col].astype("float64").fillna(0.0)
@@ -111,6 +118,7 @@ def _merge_facts(base: pd.DataFrame, facts: Facts) -> pd.DataFrame:
 def _merge_costs(df: pd.DataFrame, costs: pa.Table) -> tuple[pd.DataFrame, pd.DataFrame]:
     long = costs.to_pandas()
     long["account_id"] = long["account_id"].astype("string")
+    df["cts_since"] = pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
     if long.empty:
         df["cost_to_serve"] = 0.0
         return df, long
@@ -120,6 +128,9 @@ def _merge_costs(df: pd.DataFrame, costs: pa.Table) -> tuple[pd.DataFrame, pd.Da
     df = df.merge(wide.reset_index(), on="account_id", how="left")
     for col in list(wide.columns):
         df[col] = df[col].astype("float64").fillna(0.0)
+    if "first_date" in long.columns:
+        since = pd.to_datetime(long["first_date"]).groupby(long["account_id"]).min()
+        df["cts_since"] = pd.to_datetime(df["account_id"].map(since))
     return df, long
 
 
@@ -167,6 +178,8 @@ def _roll_up_groups(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     # each account's own figures, before a group head's row is replaced by its group's
     for col in OWN_COLUMNS:
         df[f"own_{col}"] = df[col]
+    df["own_first_order"] = df["first_order"]
+    df["own_cts_since"] = df["cts_since"]
     ultimate, warnings = resolve_groups(df)
     df["group_id"] = ultimate.where(ultimate != df["account_id"], pd.NA).astype("string")
     members = df[df["group_id"].notna()]
@@ -202,7 +215,7 @@ def _roll_up_groups(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     family = df[head_mask | df["in_group"]].copy()
     family["_fam"] = fam_key[family.index]
     agg: dict[str, object] = {c: "sum" for c in sum_cols}
-    agg |= {"first_order": "min", "last_order": "max", "years_active": "max"}
+    agg |= {"first_order": "min", "last_order": "max", "years_active": "max", "cts_since": "min"}
     agg["active_months_ttm"] = "max"  # months are not additive across a group's members
     rolled = family.groupby("_fam").agg(agg)
     if "wallet_total_spend" in rolled:
@@ -222,36 +235,72 @@ def _roll_up_groups(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     return df, warnings
 
 
-def _ratios(df: pd.DataFrame, window_months: int) -> pd.DataFrame:
+def _ratios(df: pd.DataFrame, facts: Facts, window_months: int) -> pd.DataFrame:
     rev = df["revenue"]
     df["cm_pct"] = per(df["contribution_margin"], rev)
     df["net_contribution"] = df["contribution_margin"] - df["cost_to_serve"]
     df["net_pct"] = per(df["net_contribution"], rev)
     df["cts_pct"] = per(df["cost_to_serve"], rev)
-    df["revenue_growth"] = per(df["revenue_ttm"], df["revenue_prev"]) - 1
-    df["revenue_cagr"] = _cagr(df)
-    # regular order flow: share of the months in the trailing window with at least one order
-    df["order_regularity"] = (df["active_months_ttm"] / float(window_months)).clip(upper=1.0)
+    start = _history_start(df)
+    df["revenue_growth"], df["is_new"] = _growth(df, start, facts, window_months)
+    df["revenue_cagr"] = _cagr(df, start, facts)
+    # regular order flow: share of the trailing twelve months with at least one order
+    df["order_regularity"] = (df["active_months_ttm"] / 12.0).clip(upper=1.0)
     df["share_of_wallet"] = per(df["revenue_ttm"].clip(lower=0), df["wallet_total_spend"]).clip(
         upper=1.0
     )
     return df
 
 
-def _cagr(df: pd.DataFrame) -> np.ndarray:
-    cols = sorted((c for c in df.columns if c.startswith("revenue_w")), key=lambda c: int(c[9:]))
-    if len(cols) < 2:
+def _history_start(df: pd.DataFrame) -> pd.Series:
+    """When the account became a customer: its first order, or ``customer_since`` if earlier."""
+    start = pd.to_datetime(df["first_order"])
+    if "customer_since" in df.columns:
+        since = pd.to_datetime(df["customer_since"], errors="coerce")
+        start = start.where(~(since < start), since)
+    return start
+
+
+def _covered(start: pd.Series, facts: Facts, window_start: dt.date) -> np.ndarray:
+    """Rows whose history covers the window that begins the day after ``window_start``: the
+    account was a customer by then, and the data reach back that far."""
+    begin = pd.Timestamp(window_start) + pd.Timedelta(days=1)
+    data_ok = facts.first is not None and pd.Timestamp(facts.first) <= begin
+    return (start.notna() & (start <= begin)).to_numpy() & data_ok
+
+
+def _growth(
+    df: pd.DataFrame, start: pd.Series, facts: Facts, window_months: int
+) -> tuple[pd.Series, pd.Series]:
+    if facts.as_of is None:
+        return pd.Series(np.nan, index=df.index), pd.Series(False, index=df.index)
+    covered = _covered(start, facts, add_months(facts.as_of, -2 * window_months))
+    now, before = df["revenue_window"], df["revenue_prev"]
+    growth = per(now, before) - 1
+    dead = covered & (before <= 0) & (now <= 0)
+    growth = growth.where(covered, np.nan).mask(dead, -1.0)
+    is_new = pd.Series(~covered & (df["orders"] > 0).to_numpy(), index=df.index)
+    return growth, is_new
+
+
+def _cagr(df: pd.DataFrame, start: pd.Series, facts: Facts) -> np.ndarray:
+    cols = sorted((c for c in df.columns if c.startswith("revenue_w") and c[9:].isdigit()),
+                  key=lambda c: int(c[9:]))  # fmt: skip
+    if len(cols) < 2 or facts.as_of is None:
         return np.full(len(df), np.nan)
     w = df[cols].to_numpy(dtype="float64")  # column k = window ending k years before as_of
-    positive = w > 0
-    # the oldest window with revenue, at least one year before the latest
-    oldest = np.where(positive, np.arange(w.shape[1]), -1).max(axis=1)
+    covered = np.column_stack(
+        [_covered(start, facts, add_months(facts.as_of, -12 * (k + 1))) for k in range(len(cols))]
+    )
+    # the oldest window the history covers and that has revenue, at least a year back
+    usable = covered & (w > 0) & (np.arange(w.shape[1]) >= 1)
+    oldest = np.where(usable, np.arange(w.shape[1]), -1).max(axis=1)
     latest = w[:, 0]
     base = w[np.arange(len(w)), np.maximum(oldest, 0)]
     with np.errstate(divide="ignore", invalid="ignore"):
         cagr = np.where(
-            (oldest >= 1) & (latest > 0),
-            (latest / base) ** (1.0 / np.maximum(oldest, 1)) - 1,
+            oldest >= 1,
+            np.where(latest > 0, (latest / base) ** (1.0 / np.maximum(oldest, 1)) - 1, -1.0),
             np.nan,
         )
     return cagr
@@ -315,7 +364,7 @@ def compute_economics(
     df = _merge_wallet(df, wallet)
     df, group_warnings = _roll_up_groups(df)
     warnings += group_warnings
-    df = _ratios(df, window_months)
+    df = _ratios(df, facts, window_months)
     df = pareto(df)
     df["has_orders"] = df["orders"] > 0
     return Economics(portfolio=df, cost_by_activity=cost_long, warnings=warnings)

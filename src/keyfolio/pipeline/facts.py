@@ -207,17 +207,20 @@ def yearly_facts(
 ) -> ir.Table:
     """One pass over the lines: facts per (account, calendar year).
 
-    Besides the calendar-year sums it carries revenue in ``n_windows`` consecutive
-    12-month windows ending at ``as_of`` (``revenue_w0`` = trailing 12 months), used for
-    the compound annual growth rate, and the trailing/previous ``window_months`` windows
-    used for revenue growth. With ``since`` (the previous run's last order date) it also
-    carries the margin made after it (``margin_since``, for return on customer).
+    Besides the calendar-year sums it carries revenue and margin in the trailing twelve
+    months (``revenue_ttm``, ``margin_ttm``: always twelve), revenue in ``n_windows``
+    consecutive 12-month windows ending at ``as_of`` (``revenue_w0`` = trailing 12 months),
+    used for the compound annual growth rate, and the last / previous ``window_months``
+    windows used for revenue growth (``revenue_window``, ``revenue_prev``, ``margin_prev``).
+    With ``since`` (the previous run's last order date) it also carries the margin made after
+    it (``margin_since``, for return on customer).
     """
     d = lines.order_date
-    ttm_start = _add_months(as_of, -window_months)
-    prev_start = _add_months(as_of, -2 * window_months)
-    in_ttm = (d > ttm_start) & (d <= as_of)
-    in_prev = (d > prev_start) & (d <= ttm_start)
+    ttm = (d > add_months(as_of, -12)) & (d <= as_of)
+    window_start = add_months(as_of, -window_months)
+    prev_start = add_months(as_of, -2 * window_months)
+    in_window = (d > window_start) & (d <= as_of)
+    in_prev = (d > prev_start) & (d <= window_start)
     margin = lines.revenue - lines.cost
     is_return = lines.quantity < 0
     return lines.group_by(["account_id", d.year().name("year")]).aggregate(
@@ -232,19 +235,19 @@ def yearly_facts(
         last_order=d.max(),
         returns=(-lines.revenue).sum(where=is_return),
         return_lines=is_return.sum(),
-        revenue_ttm=lines.revenue.sum(where=in_ttm),
-        # months with orders in the trailing window as a bit mask (cheaper than a distinct
-        # count; a window of at most 36 consecutive months has distinct bit positions)
+        revenue_ttm=lines.revenue.sum(where=ttm),
+        # months with orders in the trailing twelve months as a bit mask (cheaper than a
+        # distinct count; twelve consecutive months have distinct bit positions)
         active_months_mask=(
-            ibis.literal(1).cast("int64")
-            << ((d.year() * 12 + d.month()) % window_months).cast("int64")
-        ).bit_or(where=in_ttm),
-        margin_ttm=margin.sum(where=in_ttm),
+            ibis.literal(1).cast("int64") << ((d.year() * 12 + d.month()) % 12).cast("int64")
+        ).bit_or(where=ttm),
+        margin_ttm=margin.sum(where=ttm),
+        revenue_window=lines.revenue.sum(where=in_window),
         revenue_prev=lines.revenue.sum(where=in_prev),
         margin_prev=margin.sum(where=in_prev),
         **{
             f"revenue_w{k}": lines.revenue.sum(
-                where=(d > _add_months(as_of, -12 * (k + 1))) & (d <= _add_months(as_of, -12 * k))
+                where=(d > add_months(as_of, -12 * (k + 1))) & (d <= add_months(as_of, -12 * k))
             )
             for k in range(n_windows)
         },
@@ -252,7 +255,7 @@ def yearly_facts(
     )
 
 
-def _add_months(d: dt.date, months: int) -> dt.date:
+def add_months(d: dt.date, months: int) -> dt.date:
     m = d.month - 1 + months
     y = d.year + m // 12
     m = m % 12 + 1
@@ -262,7 +265,8 @@ def _add_months(d: dt.date, months: int) -> dt.date:
 
 _SUMS = [
     "revenue", "cogs", "margin", "lines", "lines_without_cost", "orders", "order_days",
-    "returns", "return_lines", "revenue_ttm", "margin_ttm", "revenue_prev", "margin_prev",
+    "returns", "return_lines", "revenue_ttm", "margin_ttm", "revenue_window", "revenue_prev",
+    "margin_prev",
 ]  # fmt: skip
 
 
@@ -272,7 +276,8 @@ def roll_up(yearly: ir.Table) -> ir.Table:
     Orders and order days add up across years (an order has one date); the months with
     orders in the trailing window are the OR of the yearly bit masks (counted afterwards).
     """
-    sums = _SUMS + [c for c in yearly.columns if c.startswith("revenue_w") or c == "margin_since"]
+    windows = [c for c in yearly.columns if c.startswith("revenue_w") and c[9:].isdigit()]
+    sums = _SUMS + windows + [c for c in yearly.columns if c == "margin_since"]
     return yearly.group_by("account_id").aggregate(
         **{c: ibis.coalesce(yearly[c].sum(), 0) for c in sums},
         first_order=yearly.first_order.min(),
@@ -291,7 +296,8 @@ def _count_months(per_account: pa.Table) -> pa.Table:
 
 
 def cost_to_serve(con: Any, ws: Workspace, policy: Policy) -> tuple[pa.Table, int]:
-    """Cost-to-serve per account and activity: amount, or quantity x the policy's rate."""
+    """Cost-to-serve per account and activity: amount (or quantity x the policy's rate) and
+    the first date it was incurred (the costs' ``date``, the orders' date for freight)."""
     parts: list[ir.Table] = []
     rows = 0
     if ws.has_table("costs"):
@@ -324,8 +330,11 @@ def cost_to_serve(con: Any, ws: Workspace, policy: Policy) -> tuple[pa.Table, in
             _col_or_null(joined, "quantity", "float64") * joined.rate,
         )
         parts.append(
-            joined.select(account_id=joined.account_id, activity=joined.activity, amount=amount)
-        )
+            joined.select(
+                account_id=joined.account_id, activity=joined.activity, amount=amount,
+                date=_col_or_null(joined, "date", "date").cast("date"),
+            )
+        )  # fmt: skip
     if policy.cost_to_serve.include_freight and ws.has_table("orders"):
         orders = con.read_parquet(str(ws.table_path("orders")), table_name="kf_orders_freight")
         if "freight" in orders.columns:
@@ -334,17 +343,19 @@ def cost_to_serve(con: Any, ws: Workspace, policy: Policy) -> tuple[pa.Table, in
                     account_id=orders.account_id,
                     activity=ibis.literal(FREIGHT),
                     amount=orders.freight.cast("float64"),
+                    date=orders.order_date.cast("date"),
                 )
             )
     if not parts:
         empty = pa.table(
             {"account_id": pa.array([], pa.string()), "activity": pa.array([], pa.string()),
-             "amount": pa.array([], pa.float64())}
+             "amount": pa.array([], pa.float64()), "first_date": pa.array([], pa.date32())}
         )  # fmt: skip
         return empty, rows
     union = parts[0] if len(parts) == 1 else parts[0].union(parts[1])
     agg = union.group_by(["account_id", "activity"]).aggregate(
-        amount=ibis.coalesce(union.amount, 0.0).sum()
+        amount=ibis.coalesce(union.amount, 0.0).sum(),
+        first_date=union.date.min(),  # from when the account has cost to serve (if dated)
     )
     result = con.to_pyarrow(agg.order_by(["account_id", "activity"]))
     return result, rows

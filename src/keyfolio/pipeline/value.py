@@ -50,12 +50,23 @@ class ReturnOnCustomer:
     summary: dict[str, Any]
 
 
-def data_years(facts: Facts, portfolio: pd.DataFrame) -> float:
-    """Years of order history in the data (at least one)."""
-    first = pd.to_datetime(portfolio["first_order"]).min()
-    if facts.as_of is None or pd.isna(first):
-        return 1.0
-    return max(1.0, (pd.Timestamp(facts.as_of) - first).days / DAYS_PER_YEAR)
+MIN_SPAN_YEARS = 1 / 12  # a month: a brand-new account's cost is not spread over days
+
+
+def cost_per_year(
+    cost: pd.Series, first_order: pd.Series, cts_since: pd.Series, as_of: dt.date | None
+) -> pd.Series:
+    """Cost to serve per year of each account over its own span: from its first order (or
+    its first dated cost to serve, if earlier) to the data's last date, at least a month.
+    An account that cost 600 in its first six months costs 1,200 a year, not 600 spread over
+    the data's three years."""
+    start = pd.to_datetime(first_order)
+    since = pd.to_datetime(cts_since)
+    start = start.where(~(since < start), since)
+    if as_of is None:
+        return cost.astype(float)
+    years = (pd.Timestamp(as_of) - start).dt.days / DAYS_PER_YEAR
+    return cost.astype(float) / years.fillna(1.0).clip(lower=MIN_SPAN_YEARS)
 
 
 def rfm_pass(con: Any, ws: Workspace, policy: Policy, facts: Facts) -> pd.DataFrame | None:
@@ -80,7 +91,6 @@ def customer_value(
         cols["clv_method"] = "no orders"
         return ValueResult(cols, {})
     v = policy.value
-    years = data_years(facts, portfolio)
     own = pd.DataFrame(
         {
             "account_id": portfolio["account_id"].astype(str),
@@ -88,7 +98,12 @@ def customer_value(
             "size_tier": np.where(
                 portfolio["is_group"] | portfolio["in_group"], "member", portfolio["size_tier"]
             ),
-            "cost_to_serve_per_year": portfolio["own_cost_to_serve"].astype(float) / years,
+            "cost_to_serve_per_year": cost_per_year(
+                portfolio["own_cost_to_serve"],
+                portfolio["own_first_order"],
+                portfolio["own_cts_since"],
+                facts.as_of,
+            ),  # fmt: skip
             "cm_pct": per(portfolio["own_contribution_margin"], portfolio["own_revenue"]),
             "revenue": portfolio["own_revenue_ttm"].astype(float),
             "wallet_total_spend": portfolio["own_wallet_total_spend"].astype(float),
@@ -159,8 +174,8 @@ def return_on_customer(
     if facts.since is not None and facts.as_of is not None and "margin_since" in cur.columns:
         period_years = (facts.as_of - facts.since).days / DAYS_PER_YEAR
         margin = cur["margin_since"].astype(float).fillna(0.0)
-    years = data_years(facts, portfolio)
-    cash = margin - cur["cost_to_serve"].astype(float) / years * period_years
+    yearly = cost_per_year(cur["cost_to_serve"], cur["first_order"], cur["cts_since"], facts.as_of)
+    cash = margin - yearly * period_years
     ids = cur["account_id"].astype(str)
     was = previous.get("selectable", pd.Series(True, index=previous.index)).astype(bool)
     prev_sel = previous[was]

@@ -76,6 +76,7 @@ class Scores:
     not_assessed: np.ndarray  # bool: missing an 'exclude' criterion
     not_assessed_on: list[str]  # per account: the criteria missing (';'-joined), or ""
     assessors_disagree: np.ndarray
+    uninformative: list[str] = field(default_factory=list)  # groups that hardly vary
     warnings: list[str] = field(default_factory=list)
 
     def group(self, name: str) -> list[CriterionScore]:
@@ -154,6 +155,7 @@ def _score_one(
     assessments: pd.DataFrame | None,
     feedback: pd.DataFrame | None,
     warnings: list[str],
+    fit_on: np.ndarray,
 ) -> CriterionScore:
     if crit.kind in ("metric", "attribute"):
         src = column_source(portfolio, crit)
@@ -183,7 +185,9 @@ def _score_one(
                 f"criterion {crit.name!r}: scale {crit.scale!r} needs numbers but "
                 f"{crit.source!r} holds categories; use scale = 'map'"
             )
-        tf = fit_scale(crit, src.numeric, policy)
+        # scales are fitted on the candidates (as size tiers and Pareto are) and applied to
+        # every row: a group's members must not move a candidate's percentile
+        tf = fit_scale(crit, src.numeric[fit_on], policy)
         score = tf(src.numeric).astype(float)
         if src.lo is not None and src.hi is not None:
             lo_s, hi_s = tf(src.lo), tf(src.hi)
@@ -194,8 +198,11 @@ def _score_one(
     missing = np.isnan(score)
     if missing.any():
         fill = NEUTRAL
-        if rule == "median" and (~missing).any():
-            fill = float(np.median(score[~missing]))
+        known = ~missing & fit_on
+        if rule == "median" and known.any():
+            fill = float(np.median(score[known]))
+        elif rule == "lowest":
+            fill = 0.0
         score = np.where(missing, fill, score)
     if lo_s is not None and hi_s is not None:
         lo_s = np.where(np.isnan(lo_s), score, lo_s)
@@ -217,9 +224,21 @@ def score_portfolio(
     *,
     assessments: pd.DataFrame | None = None,
     feedback: pd.DataFrame | None = None,
+    fit_on: np.ndarray | None = None,
 ) -> Scores:
-    """Score every portfolio row on the policy's criteria (see the module docstring)."""
+    """Score every portfolio row on the policy's criteria (see the module docstring).
+
+    ``fit_on``: the rows the scales are fitted on (default: the ``selectable`` ones, i.e.
+    the candidates; a group's members are scored on the candidates' scale)."""
     warnings: list[str] = []
+    if fit_on is None:
+        fit_on = (
+            portfolio["selectable"].fillna(False).astype(bool).to_numpy()
+            if "selectable" in portfolio.columns
+            else np.ones(len(portfolio), dtype=bool)
+        )
+    if not fit_on.any():
+        fit_on = np.ones(len(portfolio), dtype=bool)
     names = [c.name for c in (*policy.attractiveness, *policy.strength)]
     dup = sorted({x for x in names if names.count(x) > 1})
     if dup:
@@ -231,7 +250,9 @@ def score_portfolio(
         crits: list[Criterion] = list(getattr(policy, group))
         weights = normalised_weights(crits)
         cs = [
-            _score_one(portfolio, c, group, float(w), policy, assessments, feedback, warnings)
+            _score_one(
+                portfolio, c, group, float(w), policy, assessments, feedback, warnings, fit_on
+            )  # fmt: skip
             for c, w in zip(crits, weights, strict=True)
         ]
         if not cs:
@@ -247,6 +268,14 @@ def score_portfolio(
         not_assessed |= c.missing
         for i in np.flatnonzero(c.missing):
             on[i].append(c.criterion.name)
+    flat = [g for g in GROUPS if _uninformative(totals[g][fit_on])]
+    for g in flat:
+        other = "attractiveness" if g == "strength" else "strength"
+        warnings.append(
+            f"{g} has no informative data: every account scores about "
+            f"{float(np.median(totals[g][fit_on])):.1f}, so the KAM matrix has one axis "
+            f"({other}); give {g} criteria that vary (see the template)"
+        )
     sd_limit = policy.assessments.disagreement_sd
     disagree = np.zeros(n, dtype=bool)
     for c in scored:
@@ -260,5 +289,18 @@ def score_portfolio(
         not_assessed=not_assessed,
         not_assessed_on=[";".join(x) for x in on],
         assessors_disagree=disagree,
+        uninformative=flat,
         warnings=warnings,
     )
+
+
+UNINFORMATIVE_RANGE = 1.0  # points: the middle 90% of the candidates within this span
+
+
+def _uninformative(total: np.ndarray) -> bool:
+    """A score that hardly varies between the candidates (constant, or all but a few at the
+    same value): it cannot order them."""
+    if len(total) < 2:
+        return False
+    lo, hi = np.percentile(total, [5, 95])
+    return bool(hi - lo < UNINFORMATIVE_RANGE)
