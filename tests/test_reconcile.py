@@ -22,15 +22,31 @@ def test_reconcile() -> None:
             "decision": ["selected", "selected", "not selected", "deselected", "not selected",
                          "selected"],
             "reasons": ["r_a", "r_b", "below the bar", "never rule", "member", "r_g"],
+            "selectable": [True, True, True, True, False, True],
+            "revenue": [100.0, 200.0, 300.0, 400.0, 50.0, 500.0],
+            "contribution_margin": [40.0, 50.0, 30.0, 20.0, 10.0, 100.0],
+            "cost_to_serve": [10.0, 10.0, 30.0, 60.0, 5.0, 20.0],
+            "net_contribution": [30.0, 40.0, 0.0, -40.0, 5.0, 80.0],
         }
     )  # fmt: skip
     declared = pd.DataFrame(
         {
-            "list_name": ["board", "board", "board", "emea", "emea", "emea", "rep"],
-            "account_id": ["a", "c", "d", "c", "d", "m1", "zz"],
+            "list_name": ["board", "board", "board", "emea", "emea", "emea", "rep", "targets"],
+            "account_id": ["a", "c", "d", "c", "d", "m1", "zz", "b"],
         }
     )
     rec = reconcile(pf, declared)
+    # key vs the rest, per list, over the selectable accounts (m1 is in its group g):
+    # definition a, b, g: margin 190 of 800 revenue; the rest c, d: 50 of 700
+    e = rec.economics.set_index(["list_name", "side"])
+    assert e.loc[("definition", "on the list"), "n_accounts"] == 3
+    assert e.loc[("definition", "on the list"), "cm_pct"] == pytest.approx(190 / 800)
+    assert e.loc[("definition", "the rest"), "cts_pct"] == pytest.approx(90 / 700)
+    # board = a, c, d: 90 of 800; the rest b, g: 150 of 700 -> the board's list earns less
+    assert e.loc[("board", "on the list"), "cm_pct"] == pytest.approx(90 / 800)
+    assert e.loc[("board", "the rest"), "net_pct"] == pytest.approx(120 / 700)
+    assert rec.weaker_lists() == ["board", "emea"]
+    assert "targets" not in set(rec.lists["list_name"])  # a list of targets, not of key accounts
     lists = rec.lists.set_index("list_name")
     assert lists.loc["board", ["n_declared", "n_known", "n_key"]].tolist() == [3, 3, 1]
     assert lists.loc["emea", "n_key"] == 1  # m1 counts as its group g, which is key
@@ -59,4 +75,5 @@ def test_no_declared_lists() -> None:
                        "decision": ["selected"], "reasons": ["x"]})  # fmt: skip
     rec = reconcile(pf, None)
     assert not rec.has_lists
-    assert all(df.empty for df in rec.sections().values())
+    assert all(df.empty for name, df in rec.sections().items() if name != "economics")
+    assert rec.economics["list_name"].unique().tolist() == ["definition"]

@@ -151,7 +151,9 @@ def test_tiny_portfolio_matches_hand_computation():
     assert a.clv == pytest.approx(value - cts)
     assert a.kam_investment_pv == pytest.approx(kam_large)
     assert a.roci == pytest.approx((value - (kam_large + cts)) / (kam_large + cts))
-    assert (a.headroom, a.profit_potential, a.wallet_flag) == (2000.0, 600.0, "")
+    # profit potential: the CLV plus the margin on the wallet we do not have (2000 x 30%)
+    assert (a.headroom, a.wallet_flag) == (2000.0, "")
+    assert a.profit_potential == pytest.approx(value - cts + 600.0)
     assert a.clv_method == "retention"
 
     b = out.loc["B"]
@@ -159,19 +161,20 @@ def test_tiny_portfolio_matches_hand_computation():
     assert b.value_generated == 0.0  # no revenue last year
     assert b.cost_to_serve_pv == pytest.approx(20.0 * rho**2 * (keep * d).sum())
     assert (b.cm_pct_used, b.cm_pct_source) == (0.4, "tier median")  # revenue <= 0
-    assert np.isnan(b.headroom) and np.isnan(b.profit_potential)
+    assert np.isnan(b.headroom)  # no wallet: the potential is the CLV alone, never missing
+    assert b.profit_potential == pytest.approx(b.clv)
     assert b.wallet_flag == "no wallet data"
 
     c = out.loc["C"]
     assert c.clv_reason == "frequency 0 (one order day)"
     assert c.value_generated == pytest.approx(80.0 * rho**0.5 * (keep * d).sum())
-    assert (c.headroom, c.profit_potential) == (0.0, 0.0)  # wallet below revenue
+    assert c.headroom == 0.0 and c.profit_potential == pytest.approx(c.clv)  # wallet < revenue
 
     dd = out.loc["D"]
     assert (dd.clv_reason, dd.p_alive, dd.clv, dd.expected_orders) == ("no orders", 0, 0, 0)
     assert dd.roci == pytest.approx(-1.0)
     assert (dd.cm_pct_used, dd.cm_pct_source) == (0.3, "tier median")
-    assert dd.profit_potential == pytest.approx(500 * 0.3)
+    assert dd.profit_potential == pytest.approx(0 + 500 * 0.3)
 
     cols = ["clv", "p_alive", "expected_orders", "value_generated", "roci"]
     assert not out[cols].isna().any().any()

@@ -39,7 +39,8 @@ class Explanation:
         )
 
 
-_SEL_KEYS = ("objective", "bar", "keep_margin", "last_in", "first_out", "margin", "capacity")
+_SEL_KEYS = ("objective", "bar", "keep_margin", "last_in", "first_out", "margin", "capacity",
+             "limited_by", "min_attractiveness")  # fmt: skip
 
 
 def _clean(x: Any) -> Any:

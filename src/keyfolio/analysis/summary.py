@@ -40,12 +40,12 @@ class Summary:
             "losing_share": self.losing_share,
             "losing_count": self.losing_count,
             "tiers": self.tiers.to_dict(orient="records"),
-            "destroyers": _records(self.destroyers),
-            "diamonds": _records(self.diamonds),
+            "destroyers": records(self.destroyers),
+            "diamonds": records(self.diamonds),
         }
 
 
-def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+def records(df: pd.DataFrame) -> list[dict[str, Any]]:
     return [
         {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
         for row in df.to_dict(orient="records")

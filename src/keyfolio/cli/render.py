@@ -114,8 +114,28 @@ def definition(defn: Definition) -> None:
     if len(key) > MAX_ROWS:
         plain(f"... and {len(key) - MAX_ROWS:,} more (see portfolio.parquet or export).")
     _capacity(sel)
+    key_vs_rest(defn.reconciliation)
     _contested(defn.contested)
     _reconciliation(defn.reconciliation)
+
+
+def key_vs_rest(rec: Reconciliation) -> None:
+    """Each list's accounts against the rest: revenue, margin, cost to serve, net."""
+    e = rec.economics
+    if e.empty:
+        return
+    t = _table("Key accounts against the rest, per list (% of revenue)", "bold cyan")
+    for col in ("list", "", "accounts", "revenue", "cm %", "cts %", "net %"):
+        t.add_column(col, justify="left" if col in ("list", "") else "right", no_wrap=True)
+    for r in e.itertuples():
+        label = "the definition" if r.list_name == "definition" else str(r.list_name)
+        t.add_row(*_cells(
+            label if r.side == "on the list" else "", r.side, fmt.num(r.n_accounts),
+            fmt.compact(r.revenue), fmt.pct(r.cm_pct), fmt.pct(r.cts_pct), fmt.pct(r.net_pct),
+        ))  # fmt: skip
+    show(t)
+    for name in rec.weaker_lists():
+        plain(f"The list '{name}' earns a lower contribution margin than the accounts not on it.")
 
 
 def _capacity(sel: dict[str, Any]) -> None:
@@ -129,17 +149,28 @@ def _capacity(sel: dict[str, Any]) -> None:
             f"Capacity {esc(name)}: {fmt.num(used)} of {fmt.num(avail)} KAM hours "
             f"({fmt.pct(share)}){flag}"
         )
+    if str(sel.get("limited_by", "")).startswith("capacity not binding"):
+        plain(f"{str(sel['limited_by'])[0].upper()}{str(sel['limited_by'])[1:]}.")
     gap = sel.get("gap")
     gap_text = f", optimality gap {gap:.3%}" if isinstance(gap, float) else ""
     plain(f"Objective {sel['objective']}: solved by {sel['solver']} ({sel['status']}{gap_text}).")
-    li, fo, margin = sel.get("last_in"), sel.get("first_out"), sel.get("margin")
+    li, fo = sel.get("last_in"), sel.get("first_out")
     if li and fo:
-        plain(
-            f"Last in: {li['account_id']} ({fmt.score(li['score'])}); first out: "
-            f"{fo['account_id']} ({fmt.score(fo['score'])}); margin {fmt.score(margin)}."
-        )
+        plain(f"Last in: {_who(li)}; first out: {_who(fo)}{_did_not_fit(li, fo)}.")
     decisions = ", ".join(f"{k} {v:,}" for k, v in sorted(sel.get("decisions", {}).items()))
     plain(f"Decisions: {decisions}.")
+
+
+def _who(a: dict[str, Any]) -> str:
+    """An account of the bar: id, score on the adjusted scale, hours."""
+    extra = " as a key account" if a.get("was_key") else ""
+    return f"{a['account_id']} ({fmt.score(a['score'])}{extra}, {fmt.hours(a.get('hours'))})"
+
+
+def _did_not_fit(li: dict[str, Any], fo: dict[str, Any]) -> str:
+    if float(fo["score"]) <= float(li["score"]):
+        return ""
+    return f", above the bar but its {fmt.hours(fo.get('hours'))} did not fit what was left"
 
 
 def _contested(contested: pd.DataFrame) -> None:
@@ -226,11 +257,12 @@ def explanation(e: Explanation) -> None:
     s = e.selection
     if s.get("bar") is not None:
         li, fo = s.get("last_in") or {}, s.get("first_out") or {}
-        plain(
-            f"  bar ({s.get('objective')}): {fmt.score(s['bar'])} = last in "
-            f"{li.get('account_id')}; first out {fo.get('account_id')} at "
-            f"{fmt.score(fo.get('score'))}; keep_margin {s.get('keep_margin')}"
-        )
+        text = f"  bar ({s.get('objective')}): {fmt.score(s['bar'])} = last in {_who(li)}"
+        if fo:
+            text += f"; first out {_who(fo)}{_did_not_fit(li, fo)}"
+        plain(text + f"; keep_margin {s.get('keep_margin')} for key accounts")
+    if s.get("limited_by"):
+        plain(f"  what decides the list: {s['limited_by']}")
 
 
 def diff(d: Diff) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from keyfolio import runs
-from keyfolio.analysis.summary import summarise
+from keyfolio.analysis.summary import records, summarise
 from keyfolio.cli import render
 from keyfolio.cli.console import bars, esc, handled, plain, print_json, say, spinner, warn
 from keyfolio.cli.options import JsonOpt, RunOpt, WorkspaceArg
@@ -37,9 +37,11 @@ def run(
                                              progress=step))  # fmt: skip
     s = summarise(result.portfolio, result.policy.currency)
     if as_json:
+        rec = result.definition.reconciliation
         print_json({"run_id": result.run_id, "run_dir": str(result.run_dir),
-                    "summary": s.to_dict(), "warnings": result.warnings,
-                    "timings_s": result.timings})  # fmt: skip
+                    "summary": s.to_dict(), "limited_by": result.definition.selection["limited_by"],
+                    "key_vs_rest": records(rec.economics), "weaker_lists": rec.weaker_lists(),
+                    "warnings": result.warnings, "timings_s": result.timings})  # fmt: skip
         return
     render.summary(s)
     render.definition(result.definition)

@@ -125,10 +125,11 @@ class DefinitionInputs:
 def define(portfolio: pd.DataFrame, policy: Policy, inputs: DefinitionInputs) -> Definition:
     """The key-account definition on a portfolio with its economics, size and value:
     scoring -> matrix segments -> selection."""
+    pf = _join(portfolio, selection_stage.targets(portfolio, inputs.declared).to_frame())
     scores = scoring_stage.scores(
-        portfolio, policy, assessments=inputs.assessments, feedback=inputs.feedback
+        pf, policy, assessments=inputs.assessments, feedback=inputs.feedback
     )
-    pf = _join(portfolio, scoring_stage.columns(scores, portfolio.index))
+    pf = _join(pf, scoring_stage.columns(scores, pf.index))
     pf = _join(pf, segments.matrix(pf, policy.matrix))
     return selection_stage.key_accounts(
         pf, scores, policy, declared=inputs.declared, previous=inputs.previous,
@@ -161,7 +162,8 @@ def run(ws: Workspace, options: RunOptions | None = None) -> RunResult:
         )  # fmt: skip
     log.rows["economics"] = len(econ.portfolio)
     with log.stage("segments"):
-        pf = _join(econ.portfolio, segments.size(econ.portfolio, policy.size))
+        tiers = segments.size(econ.portfolio, policy.size)
+        pf = _join(econ.portfolio, tiers)
     log.rows["segments"] = len(pf)
     with log.stage("value"):
         value = value_stage.customer_value(pf, rfm, policy, facts)
@@ -174,7 +176,8 @@ def run(ws: Workspace, options: RunOptions | None = None) -> RunResult:
     with log.stage("definition"):
         defn = define(pf, policy, DefinitionInputs.of(ws, previous))
     log.rows["definition"] = len(defn.portfolio)
-    warnings = [*facts.warnings, *econ.warnings, *value.warnings, *defn.warnings]
+    warnings = [*facts.warnings, *econ.warnings, *segments.size_warnings(pf, tiers),
+                *value.warnings, *defn.warnings]  # fmt: skip
     run_id = runs.new_run_id(ws, started)
     meta: dict[str, Any] = {
         "run_id": run_id,

@@ -18,6 +18,9 @@ Works on small tables (one row per account) in pandas/numpy. Definitions:
 * ``share_of_wallet`` = trailing-12-month revenue / the customer's total spend in our
   categories (``wallet``; latest period per account).
 * ``cts_since``: the first date the account had cost to serve (dated costs, freight).
+* ``order_regularity``: share of the trailing twelve months with an order;
+  ``category_breadth``: share of our product categories the account buys (a group: its
+  widest member). Both are strength signals every ERP export supports.
 * Groups: accounts whose ``parent_id`` is set roll up into their ultimate parent. The
   parent's row then carries the group's figures (``is_group``); member rows keep their own
   figures with ``group_id`` set and ``selectable`` False, so that totals, Pareto curves and
@@ -99,7 +102,8 @@ def _merge_facts(base: pd.DataFrame, facts: Facts) -> pd.DataFrame:
         df = base.copy()
     for col in ("revenue", "cogs", "contribution_margin", "lines", "orders", "order_days",
                 "returns", "return_lines", "revenue_ttm", "margin_ttm", "revenue_window",
-                "revenue_prev", "margin_prev", "active_months_ttm"):  # fmt: skip
+                "revenue_prev", "margin_prev", "active_months_ttm",
+                "categories_bought"):  # fmt: skip
         if col not in df.columns:
             df[col] = 0.0
         df[col] = df[col].astype("float64").fillna(0.0)
@@ -217,6 +221,7 @@ def _roll_up_groups(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     agg: dict[str, object] = {c: "sum" for c in sum_cols}
     agg |= {"first_order": "min", "last_order": "max", "years_active": "max", "cts_since": "min"}
     agg["active_months_ttm"] = "max"  # months are not additive across a group's members
+    agg["categories_bought"] = "max"  # nor categories (the union is not kept): the widest
     rolled = family.groupby("_fam").agg(agg)
     if "wallet_total_spend" in rolled:
         has_wallet = family.groupby("_fam")["wallet_total_spend"].apply(lambda s: s.notna().any())
@@ -246,6 +251,10 @@ def _ratios(df: pd.DataFrame, facts: Facts, window_months: int) -> pd.DataFrame:
     df["revenue_cagr"] = _cagr(df, start, facts)
     # regular order flow: share of the trailing twelve months with at least one order
     df["order_regularity"] = (df["active_months_ttm"] / 12.0).clip(upper=1.0)
+    # breadth: share of our product categories the account buys
+    df["category_breadth"] = (
+        df["categories_bought"] / facts.categories if facts.categories else np.nan
+    )
     df["share_of_wallet"] = per(df["revenue_ttm"].clip(lower=0), df["wallet_total_spend"]).clip(
         upper=1.0
     )

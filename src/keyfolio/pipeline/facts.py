@@ -45,6 +45,7 @@ class Facts:
     yearly_parquet: bytes  # account x year facts, zstd Parquet (kept small until written)
     accounts: pa.Table  # per account: revenue, cogs, margin, orders, first/last order, ttm...
     costs: pa.Table  # account_id, activity, amount (cost-to-serve per activity)
+    categories: int = 0  # product categories the breadth is counted over (0: not known)
     warnings: list[str] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
 
@@ -158,12 +159,24 @@ def order_lines(con: Any, ws: Workspace) -> tuple[ir.Table, list[str]]:
             order_date=ibis.coalesce(_col_or_null(lines, "order_date", "date"), lines.h_date),
         )
     unit_cost: ir.Value = _col_or_null(lines, "unit_cost", "float64")
+    category_bit: ir.Value = ibis.null("int64")
     if ws.has_table("products") and "product_id" in lines.columns:
         products = con.read_parquet(str(ws.table_path("products")), table_name="kf_products")
+        wanted: dict[str, ir.Value] = {}
         if "unit_cost" in products.columns:
-            prod = products.select(product_id=products.product_id, p_cost=products.unit_cost)
+            wanted["p_cost"] = products.unit_cost
+        bits = category_bits(ws)
+        if bits:
+            cats = ibis.memtable({"p_category": list(bits), "p_bit": list(bits.values())})
+            products = products.left_join(cats, products.category.cast("string") == cats.p_category)
+            wanted["p_bit"] = products.p_bit
+        if wanted:
+            prod = products.select(product_id=products.product_id, **wanted)
             lines = lines.left_join(prod, "product_id")
-            unit_cost = ibis.coalesce(_col_or_null(lines, "unit_cost", "float64"), lines.p_cost)
+            if "p_cost" in wanted:
+                unit_cost = ibis.coalesce(_col_or_null(lines, "unit_cost", "float64"), lines.p_cost)
+            if "p_bit" in wanted:
+                category_bit = lines.p_bit.cast("int64")
     qty = lines.quantity.cast("float64")
     discount = ibis.coalesce(_col_or_null(lines, "discount", "float64"), 0.0)
     gross = qty * _col_or_null(lines, "unit_price", "float64") * (1.0 - discount)
@@ -182,8 +195,25 @@ def order_lines(con: Any, ws: Workspace) -> tuple[ir.Table, list[str]]:
         revenue=revenue,
         cost=cost,
         known_cost=unit_cost.notnull(),
+        category_bit=category_bit,
     )
     return out, warnings
+
+
+MAX_CATEGORIES = 62  # product categories held as bits of one 64-bit mask per account
+
+
+def category_bits(ws: Workspace) -> dict[str, int]:
+    """Each product category's bit position (categories in name order), when the products
+    carry at most ``MAX_CATEGORIES`` of them; empty otherwise."""
+    if not ws.has_table("products"):
+        return {}
+    path = ws.table_path("products")
+    if "category" not in pq.read_schema(path).names:
+        return {}
+    cats = pq.read_table(path, columns=["category"]).column(0).drop_null().unique()
+    names = sorted(str(c) for c in cats.to_pylist())
+    return {c: i for i, c in enumerate(names)} if len(names) <= MAX_CATEGORIES else {}
 
 
 def value_lines(con: Any, ws: Workspace) -> ir.Table:
@@ -242,6 +272,8 @@ def yearly_facts(
             ibis.literal(1).cast("int64") << ((d.year() * 12 + d.month()) % 12).cast("int64")
         ).bit_or(where=ttm),
         margin_ttm=margin.sum(where=ttm),
+        # the product categories bought, as a bit mask (breadth of the relationship)
+        category_mask=(ibis.literal(1).cast("int64") << lines.category_bit).bit_or(),
         revenue_window=lines.revenue.sum(where=in_window),
         revenue_prev=lines.revenue.sum(where=in_prev),
         margin_prev=margin.sum(where=in_prev),
@@ -284,15 +316,20 @@ def roll_up(yearly: ir.Table) -> ir.Table:
         last_order=yearly.last_order.max(),
         years_active=yearly.year.nunique(),
         active_months_mask=yearly.active_months_mask.bit_or(),
+        category_mask=yearly.category_mask.bit_or(),
     )
 
 
-def _count_months(per_account: pa.Table) -> pa.Table:
-    """Replace the month bit mask by the number of months it holds."""
-    masks = pc.fill_null(per_account["active_months_mask"], 0).to_numpy().astype(np.int64)
-    i = per_account.schema.get_field_index("active_months_mask")
-    months = pa.array(np.bitwise_count(masks).astype(np.float64))
-    return per_account.set_column(i, "active_months_ttm", months)
+def _count_bits(per_account: pa.Table) -> pa.Table:
+    """Replace the month and category bit masks by the number of bits each holds."""
+    for mask, name in (("active_months_mask", "active_months_ttm"),
+                       ("category_mask", "categories_bought")):  # fmt: skip
+        bits = pc.fill_null(per_account[mask], 0).to_numpy().astype(np.int64)
+        i = per_account.schema.get_field_index(mask)
+        per_account = per_account.set_column(
+            i, name, pa.array(np.bitwise_count(bits).astype(np.float64))
+        )
+    return per_account
 
 
 def cost_to_serve(con: Any, ws: Workspace, policy: Policy) -> tuple[pa.Table, int]:
@@ -405,7 +442,7 @@ def compute_facts(
         try:
             # in (account, year) order: the engine returns groups in any order
             yearly = con.to_pyarrow(yearly_table.order_by(["account_id", "year"]))
-            per_account = _count_months(con.to_pyarrow(roll_up(yearly_table)))
+            per_account = _count_bits(con.to_pyarrow(roll_up(yearly_table)))
         finally:  # free its memory for the passes that follow on this connection
             con.drop_table(temp, force=True)
         no_cost = pc.sum(per_account["lines_without_cost"]).as_py() or 0
@@ -419,9 +456,16 @@ def compute_facts(
                 f"{no_cost:,} of {n_lines:,} order lines have no unit cost (line or product): "
                 "their variable cost counts as zero"
             )
+    categories = len(category_bits(ws))
+    if ws.has_table("products") and not categories:
+        warnings.append(
+            f"products carry no category, or more than {MAX_CATEGORIES}: the breadth of "
+            "each account's buying (category_breadth) is not known"
+        )
     return Facts(
         as_of=as_of,
         first=first,
+        categories=categories,
         since=since if as_of is not None else None,
         yearly_parquet=_parquet_bytes(yearly),
         accounts=per_account,

@@ -65,3 +65,21 @@ def matrix(portfolio: pd.DataFrame, policy: MatrixPolicy) -> pd.DataFrame:
     """The columns quadrant, strategy, growth_band and strategic_band for a portfolio that
     has attractiveness and strength (same index)."""
     return segment(portfolio, policy)
+
+
+LARGE_SHARE = 0.5
+
+
+def size_warnings(portfolio: pd.DataFrame, tiers: pd.DataFrame) -> list[str]:
+    """A warning when more than half of the accounts with revenue come out "large": the cuts
+    or thresholds then do not separate the few big accounts from the rest."""
+    sel = portfolio["selectable"].astype(bool) & (portfolio["revenue"].astype(float) > 0)
+    if not sel.any():
+        return []
+    share = float((tiers.loc[sel, "size_tier"] == "large").mean())
+    if share <= LARGE_SHARE:
+        return []
+    return [
+        f"{share:.0%} of the accounts with revenue are 'large': the size tiers do not single out "
+        "the big accounts; lower [size] cuts (pareto) or raise the thresholds"
+    ]

@@ -18,6 +18,28 @@ from keyfolio.overrides import Override
 from keyfolio.policy import Policy
 from keyfolio.scoring import CONTRIBUTION_COLUMNS, Scores
 from keyfolio.selection import Definition, select
+from keyfolio.selection.reconcile import TARGETS
+
+TRUE = frozenset({"1", "true", "yes", "y", "x", "target"})
+
+
+def targets(portfolio: pd.DataFrame, declared: pd.DataFrame | None) -> pd.Series:
+    """``is_target``: the account is a named key-account target (a prospect, a market leader
+    in a new market), so the template's "no orders" rule does not keep it out. From an
+    account attribute ``target`` (true / yes / 1) or the declared list ``targets``; a group
+    is a target when one of its members is."""
+    ids = portfolio["account_id"].astype(str)
+    flag = pd.Series(False, index=portfolio.index)
+    if "target" in portfolio.columns:
+        raw = portfolio["target"]
+        flag |= raw.astype(object).map(lambda v: str(v).strip().lower() in TRUE).astype(bool)
+    if declared is not None and len(declared):
+        named = declared.loc[declared["list_name"].astype(str) == TARGETS, "account_id"]
+        flag |= ids.isin(set(named.astype(str)))
+    if "group_id" in portfolio.columns:
+        heads = set(portfolio.loc[flag & portfolio["group_id"].notna(), "group_id"].astype(str))
+        flag |= ids.isin(heads)
+    return flag.rename("is_target")
 
 
 def key_accounts(

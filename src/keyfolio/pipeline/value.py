@@ -118,6 +118,11 @@ def customer_value(
     )  # fmt: skip
     models = dict(result.models)
     warnings = []
+    if own["wallet_total_spend"].isna().all():
+        warnings.append(
+            "no wallet data (table `wallet`): profit_potential is the CLV alone, without the "
+            "margin on the customer's spend we do not have yet"
+        )
     if models.get("reason"):
         warnings.append(f"CLV: {models['reason']}; accounts valued with the retention fallback")
     value = result.frame.drop(columns=["account_id"]).set_index(portfolio.index)

@@ -9,7 +9,15 @@ counted as their group (selection happens on groups and standalone accounts). Ou
   definition (the list named ``definition`` = the accounts the run makes key);
 * ``failing``: accounts declared key by two or more lists that the definition does not make
   key, with the lists and the reasons;
-* ``unlisted``: key accounts that no list names.
+* ``unlisted``: key accounts that no list names;
+* ``economics``: for the definition's list and each declared list, the economics of the
+  accounts on it against the rest (accounts, revenue, contribution margin %, cost to serve
+  % of revenue, net contribution %): the test practitioners apply to a key-account list
+  (lists chosen by size often average a fraction of the middle group's margin).
+
+A declared list named ``targets`` is not a key-account list: it names the accounts that are
+key-account *targets* (prospects, market leaders in new markets); it is left out here and
+read by the selection stage instead (``is_target``).
 
 :meth:`Reconciliation.frame` stacks them into one long table (``section`` column) for
 ``reconciliation.parquet``; :meth:`Reconciliation.from_frame` reads it back.
@@ -22,14 +30,20 @@ from itertools import combinations
 
 import pandas as pd
 
+from keyfolio.ratios import per
+
 DEFINITION = "definition"
-SECTIONS = ("lists", "overlap", "failing", "unlisted")
-COUNTS = frozenset({"n_declared", "n_known", "n_key", "n_a", "n_b", "n_common", "n_lists"})
+TARGETS = "targets"
+SECTIONS = ("lists", "overlap", "failing", "unlisted", "economics")
+COUNTS = frozenset(
+    {"n_declared", "n_known", "n_key", "n_a", "n_b", "n_common", "n_lists", "n_accounts"}
+)
 COLUMNS = {
     "lists": ["list_name", "n_declared", "n_known", "n_key", "share_key"],
     "overlap": ["list_a", "list_b", "n_a", "n_b", "n_common", "jaccard"],
     "failing": ["account_id", "name", "n_lists", "lists", "reasons"],
     "unlisted": ["account_id", "name", "quadrant", "decision", "reasons"],
+    "economics": ["list_name", "side", "n_accounts", "revenue", "cm_pct", "cts_pct", "net_pct"],
 }
 
 
@@ -41,6 +55,18 @@ class Reconciliation:
     overlap: pd.DataFrame
     failing: pd.DataFrame
     unlisted: pd.DataFrame
+    economics: pd.DataFrame
+
+    def weaker_lists(self) -> list[str]:
+        """Declared lists whose accounts earn a lower contribution margin % than the rest."""
+        e = self.economics
+        if e.empty:
+            return []
+        wide = e.pivot_table(index="list_name", columns="side", values="cm_pct")
+        if not {"on the list", "the rest"} <= set(wide.columns):
+            return []
+        weak = wide[wide["on the list"] < wide["the rest"]].index
+        return [str(n) for n in weak if n != DEFINITION]
 
     @classmethod
     def empty(cls) -> Reconciliation:
@@ -59,7 +85,7 @@ class Reconciliation:
         frames = [df.assign(section=section) for section, df in self.sections().items()]
         out = pd.concat(frames, ignore_index=True)
         for c in ("name", "reasons", "lists", "quadrant", "decision", "list_name", "list_a",
-                  "list_b"):  # fmt: skip
+                  "list_b", "side"):  # fmt: skip
             if c in out.columns:
                 out[c] = out[c].astype(object).where(out[c].notna(), None)
         cols = ["section"] + [c for c in out.columns if c != "section"]
@@ -82,8 +108,14 @@ class Reconciliation:
 def reconcile(portfolio: pd.DataFrame, declared: pd.DataFrame | None) -> Reconciliation:
     """``portfolio`` needs account_id, name, is_key, reasons, quadrant, decision and the
     optional group_id / in_group columns."""
+    if declared is not None and len(declared):
+        declared = declared[declared["list_name"].astype(str) != TARGETS]
     if declared is None or not len(declared):
-        return Reconciliation.empty()
+        empty = Reconciliation.empty()
+        return Reconciliation(
+            empty.lists, empty.overlap, empty.failing, empty.unlisted,
+            list_economics(portfolio, {}),
+        )  # fmt: skip
     ids = portfolio["account_id"].astype(str)
     to_group: dict[str, str] = {}
     if "group_id" in portfolio.columns:
@@ -147,7 +179,39 @@ def reconcile(portfolio: pd.DataFrame, declared: pd.DataFrame | None) -> Reconci
     unlisted = un.assign(account_id=un["account_id"].astype(str))[
         ["account_id", "name", "quadrant", "decision", "reasons"]
     ].reset_index(drop=True)
-    return Reconciliation(lists, overlap, failing, unlisted)
+    return Reconciliation(lists, overlap, failing, unlisted, list_economics(portfolio, sets))
+
+
+def list_economics(portfolio: pd.DataFrame, lists: dict[str, set[str]]) -> pd.DataFrame:
+    """Per list (the definition's first, then the declared ones): the selectable accounts on
+    it against the rest, side by side."""
+    pf = portfolio
+    if "selectable" in pf.columns:
+        pf = pf[pf["selectable"].fillna(False).astype(bool)]
+    ids = pf["account_id"].astype(str)
+    key = set(ids[pf["is_key"].astype(bool).to_numpy()]) if "is_key" in pf.columns else set()
+    rows = []
+    for name, members in {DEFINITION: key, **lists}.items():
+        on = ids.isin(members).to_numpy()
+        for side, mask in (("on the list", on), ("the rest", ~on)):
+            part = pf[mask]
+            rev = _total(part, "revenue")
+
+            def share(col: str, part: pd.DataFrame = part, rev: float = rev) -> float:
+                return per(_total(part, col), rev)
+
+            rows.append({
+                "list_name": name, "side": side, "n_accounts": int(mask.sum()), "revenue": rev,
+                "cm_pct": share("contribution_margin"), "cts_pct": share("cost_to_serve"),
+                "net_pct": share("net_contribution"),
+            })  # fmt: skip
+    return pd.DataFrame(rows, columns=COLUMNS["economics"])
+
+
+def _total(df: pd.DataFrame, col: str) -> float:
+    if col not in df.columns:
+        return float("nan")
+    return float(pd.to_numeric(df[col], errors="coerce").sum())
 
 
 def _jaccard(a: set[str], b: set[str]) -> float:

@@ -163,6 +163,7 @@ def select(
     rob = _robustness(scores, inp, out, policy)
     warnings.extend(rob.warnings)
     _annotate(pf, inp, out, cap, rob, must_rules, never_rules, o_text, scores, sel)
+    warnings.extend(_share_warning(pf, out))
     selection = _summary(inp, out, cap, rob, policy, o_list, time.perf_counter() - t0)
     contested = pf.loc[pf["contested"], ["account_id", "name", "p_key", "is_key", "decision",
                                          "quadrant", sel.objective]]  # fmt: skip
@@ -220,6 +221,48 @@ def _annotate(
     pf["contested"] = rob.contested
 
 
+KEY_SHARE = 0.25
+
+
+def _share_warning(pf: pd.DataFrame, out: Outcome) -> list[str]:
+    """Key accounts are the few that deserve dedicated management: a warning when they are
+    more than a quarter of the customers that bought."""
+    buying = pf["selectable"].to_numpy() & (
+        pf["has_orders"].fillna(False).astype(bool).to_numpy()
+        if "has_orders" in pf.columns
+        else np.ones(len(pf), dtype=bool)
+    )
+    n_key, n_buying = int(out.is_key.sum()), int(buying.sum())
+    if not n_buying or n_key / n_buying <= KEY_SHARE:
+        return []
+    return [
+        f"{n_key:,} key accounts are {n_key / n_buying:.0%} of the {n_buying:,} customers that "
+        "bought: more than a quarter; size [selection] capacity_hours (key-account managers x "
+        "the hours a year each gives key accounts) and set min_attractiveness"
+    ]
+
+
+def limited_by(inp: Inputs, out: Outcome, cap: dict[str, Any]) -> str:
+    """What decides the size of the list, in one line a lead can check: a binding capacity,
+    or (capacity being a ceiling, not a target) the floor and the rules."""
+    binding = [k for k, c in cap.items() if c["binding"]]
+    if binding:
+        return "capacity: " + ", ".join(binding) + " binding"
+    hours = cap.get("capacity_hours")
+    used = f"{hours['used']:,.0f} of {hours['available']:,.0f} h used" if hours else "no cap"
+    why = []
+    n_floor = int((inp.floor() & ~inp.override_in).sum())
+    if n_floor:
+        why.append(f"{n_floor:,} below the attractiveness floor")
+    n_rules = int((inp.selectable & inp.never & ~inp.override_in).sum())
+    if n_rules:
+        why.append(f"{n_rules:,} kept out by never rules")
+    left = int((out.free & ~out.is_key).sum())
+    if left:
+        why.append(f"{left:,} with no value to add")
+    return f"capacity not binding: {used}" + (f"; {', '.join(why)}" if why else "")
+
+
 def _acct(inp: Inputs, out: Outcome, i: int | None) -> dict[str, Any] | None:
     """An account as the summary states it: its score on the adjusted scale (the objective
     plus keep_margin for a previous key account), its own objective and its hours."""
@@ -243,6 +286,7 @@ def _summary(
         "status": out.solution.status,
         "gap": out.solution.gap,
         "binding": [k for k, c in cap.items() if c["binding"]],
+        "limited_by": limited_by(inp, out, cap),
         "capacity": cap,
         "n_candidates": int(inp.selectable.sum()),
         "n_key": int(out.is_key.sum()),

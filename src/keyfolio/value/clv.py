@@ -36,10 +36,12 @@ Both paths (``Δy = horizon_years / n``)
   * ``investment = kam_investment_pv + cost_to_serve_pv``;
   * ``roci = (value_generated - investment) / investment`` (NaN when investment is 0);
   * ``headroom = max(wallet_total_spend - revenue, 0)`` (``revenue`` = last year's revenue;
-    NaN and ``wallet_flag = "no wallet data"`` without wallet), ``profit_potential = headroom ·
-    cm_pct_used``, where ``cm_pct_used`` is the account's cm_pct when revenue > 0 and
-    -1 <= cm_pct <= 1, else the median of the meaningful cm_pct of its tier (then of the
-    portfolio, then 0); ``cm_pct_source`` says which.
+    NaN and ``wallet_flag = "no wallet data"`` without wallet); ``profit_potential = clv +
+    headroom · cm_pct_used``: the profit still to come from the relationship plus the margin on
+    the part of the customer's wallet we do not have (the wallet term 0 where the wallet is not
+    known, so every account has a potential), where ``cm_pct_used`` is the account's cm_pct
+    when revenue > 0 and -1 <= cm_pct <= 1, else the median of the meaningful cm_pct of its
+    tier (then of the portfolio, then 0); ``cm_pct_source`` says which.
 """
 
 from __future__ import annotations
@@ -418,7 +420,7 @@ def _assemble(
             "headroom": headroom,
             "cm_pct_used": cm_used,
             "cm_pct_source": cm_source,
-            "profit_potential": headroom * cm_used,
+            "profit_potential": (value - cts_pv) + np.nan_to_num(headroom * cm_used),
             "wallet_flag": np.where(np.isnan(wallet), "no wallet data", ""),
         }
     )

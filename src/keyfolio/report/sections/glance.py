@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from keyfolio.fmt import money, num, pct, short_money
+from keyfolio.fmt import money, num, pct, short_money, text
 from keyfolio.policy import TIERS
 from keyfolio.ratios import per
 from keyfolio.report import charts
@@ -148,6 +148,7 @@ def glance_section(d: ReportData) -> Section:
             Para("Decisions: " + ", ".join(f"{k} {num(v)}" for k, v in counts.items()) + ".")
         )
     s.items.append(Para(_finding(key, rest, tiers), emphasis=True))
+    _lists_part(s, d)
     labels = ["Key accounts", "Other accounts", "Large tier", "Medium tier", "Small tier"]
     groups = [key, rest, tiers["large"], tiers["medium"], tiers["small"]]
     s.items.append(
@@ -171,3 +172,42 @@ def glance_section(d: ReportData) -> Section:
         medium_cm_pct=tiers["medium"]["cm_pct"],
     )
     return s
+
+
+def _lists_part(s: Section, d: ReportData) -> None:
+    """The definition's list and each list people carry: its accounts against the rest."""
+    rec = d.reconciliation
+    if rec is None or rec.economics.empty:
+        return
+    e = rec.economics
+    rows = [
+        [
+            ("the definition" if r.list_name == "definition" else text(r.list_name))
+            if r.side == "on the list"
+            else "",
+            text(r.side), num(r.n_accounts), money(r.revenue), pct(r.cm_pct), pct(r.cts_pct),
+            pct(r.net_pct),
+        ]
+        for r in e.itertuples()
+    ]  # fmt: skip
+    s.items.append(
+        Table(
+            ["list", "", "accounts", f"revenue ({d.currency})", "cm %", "cost to serve %",
+             "net %"],
+            rows, numeric={2, 3, 4, 5, 6},
+            caption="Each list's accounts against the rest (% of revenue): the definition's "
+            "and the ones people carry today",
+        )
+    )  # fmt: skip
+    weak = rec.weaker_lists()
+    s.numbers["weaker_lists"] = weak
+    for name in weak:
+        on = e[(e["list_name"] == name) & (e["side"] == "on the list")].iloc[0]
+        off = e[(e["list_name"] == name) & (e["side"] == "the rest")].iloc[0]
+        s.items.append(
+            Para(
+                f"The list “{name}” earns a contribution margin of {pct(on.cm_pct)} of revenue, "
+                f"less than the {pct(off.cm_pct)} of the accounts not on it.",
+                emphasis=True,
+            )
+        )

@@ -102,6 +102,9 @@ def key_list_section(d: ReportData) -> Section:
     cur = d.currency
     names = manager_names(d)
     s.numbers["key_ids"] = key["account_id"].astype(str).tolist()
+    limited = str((d.selection or {}).get("limited_by") or "")
+    if limited:
+        s.intro.append(f"What decides the list: {limited}.")
     if key.empty:
         s.notes.append("No account is key in this run.")
         return s
