@@ -9,7 +9,7 @@ from scipy.optimize import approx_fprime, check_grad
 from scipy.special import betaln, hyp2f1
 
 from keyfolio.errors import ModelError
-from keyfolio.value import BetaGeo, GammaGamma, simulate_customers
+from keyfolio.value import BetaGeo, GammaGamma, simulate_bgnbd, simulate_customers
 from keyfolio.value.bgnbd import bgnbd_loglik
 from keyfolio.value.gamma_gamma import gamma_gamma_loglik
 
@@ -412,3 +412,23 @@ def test_heavy_b2b_buyers_with_demo_parameters_are_finite_and_fast():
     assert np.all(e3 < np.minimum(rate, cap)) and np.all(e3 > 0.5 * np.minimum(rate, cap))
     assert np.all(np.diff(e.reshape(36, 2000), axis=0) > 0)
     assert np.all(np.diff(s.reshape(36, 2000), axis=0) < 0)
+
+
+def test_runaway_dropout_uses_the_limiting_model_and_is_reproducible() -> None:
+    """Customers who all drop out with the same probability (p = 0.002 after each repeat
+    purchase): a and b run away together, so the fit's own a and b mean nothing. The limiting
+    model is used (a + b fixed, p kept), it is said, and the same data in another row order
+    give the same estimates, bit for bit."""
+    from keyfolio.value.bgnbd import LIMIT_SCALE
+
+    x, tx, t = simulate_bgnbd(5000, r=10.0, alpha=1.0, a=2e6, b=998e6, T=156.0, seed=1)
+    bg = BetaGeo().fit(x, tx, t)  # B2B-like: weekly buyers over three years, p = 0.2%
+    assert bg.homogeneous_dropout_
+    assert bg.a_ + bg.b_ == pytest.approx(LIMIT_SCALE)
+    assert bg.dropout_probability == pytest.approx(0.002, rel=0.1)
+    perm = np.random.default_rng(0).permutation(len(x))
+    again = BetaGeo().fit(x[perm], tx[perm], t[perm])
+    assert again.params_ == bg.params_
+    # heterogeneous dropout is left alone
+    x, tx, t = simulate_bgnbd(4000, r=3.0, alpha=20.0, a=1.0, b=3.0, T=100.0, seed=3)
+    assert not BetaGeo().fit(x, tx, t).homogeneous_dropout_

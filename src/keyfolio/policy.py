@@ -160,6 +160,8 @@ class RobustnessPolicy(_Model):
     concentration: Annotated[float, Field(gt=0)] = 50.0  # Dirichlet concentration around weights
     seed: int = 42
     contested: tuple[float, float] = (0.2, 0.8)
+    # draws stop when this is spent (p_key then from the draws done, with a warning)
+    time_limit_s: Annotated[float, Field(gt=0)] = 300.0
 
     @field_validator("contested")
     @classmethod

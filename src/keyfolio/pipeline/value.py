@@ -125,6 +125,8 @@ def customer_value(
         )
     if models.get("reason"):
         warnings.append(f"CLV: {models['reason']}; accounts valued with the retention fallback")
+    if models.get("bgnbd_note"):
+        warnings.append(f"CLV: BG/NBD: {models['bgnbd_note']}")
     value = result.frame.drop(columns=["account_id"]).set_index(portfolio.index)
     return ValueResult(_roll_up(portfolio, value, policy, hours), models, warnings)
 

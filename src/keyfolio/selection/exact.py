@@ -85,8 +85,14 @@ def dp_many(values: np.ndarray, hours: np.ndarray, capacity: float) -> np.ndarra
     classes = sorted(set(units.tolist()), reverse=True)
     bounds = {u: len(np.flatnonzero(units == u)) if u == 0 else min(int((units == u).sum()),
               cap // u) for u in classes}  # fmt: skip
-    if (cap + 1) * sum(bounds.values()) * d > DP_LIMIT:
+    per_draw = (cap + 1) * max(sum(bounds.values()), 1)
+    if per_draw > DP_LIMIT:
         raise NotApplicable("capacity units x accounts too large for the programme")
+    step = max(1, DP_LIMIT // per_draw)
+    if d > step:  # several draws: in blocks that keep the work per block bounded
+        return np.hstack(
+            [dp_many(values[:, j : j + step], hours, capacity) for j in range(0, d, step)]
+        )
     best = np.zeros((cap + 1, d))  # best[c] = best value within c units, classes so far
     parts, args = [], []
     for u in classes:

@@ -116,8 +116,16 @@ def robustness(
     use_greedy = not (group is not None and remaining.group_capacity)
     block = max(1, min(rob.draws, BLOCK_ELEMENTS // max(len(rows), 1)))
     solver = "exact (per-tier sort; programme over capacity units or count enumeration)"
+    done = 0
     for start in range(0, rob.draws, block):
+        if time.perf_counter() - t0 > rob.time_limit_s:
+            warnings.append(
+                f"robustness: stopped after {done:,} of {rob.draws:,} draws ([robustness] "
+                f"time_limit_s = {rob.time_limit_s:g}); p_key is the share of those draws"
+            )
+            break
         wd = w_all[:, start : start + block]
+        done += wd.shape[1]
         vals = _perturbed_values(scores, objective, rows, wd, rng)
         if sel.value == "per_hour":
             vals *= base.hours[:, None]
@@ -132,7 +140,7 @@ def robustness(
             k = Knapsack(vals[:, d], base.hours, base.capacity, base.max_count, base.group,
                          base.group_capacity)  # fmt: skip
             counts += solve_mip(k, time_limit=sel.time_limit_s, mip_rel_gap=sel.mip_rel_gap).chosen
-    p_key[rows] = counts / rob.draws
+    p_key[rows] = counts / max(done, 1)
     contested = candidate & (p_key >= lo_c) & (p_key <= hi_c)
     contested &= ~forced_in
-    return Robustness(p_key, contested, rob.draws, solver, time.perf_counter() - t0, warnings)
+    return Robustness(p_key, contested, done, solver, time.perf_counter() - t0, warnings)

@@ -280,10 +280,12 @@ def check_weights(weights: Any, n: int) -> FloatArray:
 def compress_rows(
     columns: list[FloatArray], weights: FloatArray
 ) -> tuple[list[FloatArray], FloatArray]:
-    """Aggregate identical rows: unique rows of the columns with summed weights."""
+    """Aggregate identical rows: unique rows of the columns with summed weights, in the
+    order of their values (so that a fit over them does not depend on the input's order)."""
     reps, inverse = factorize_rows(columns)
     w = np.bincount(inverse, weights=weights, minlength=len(reps[0])).astype(float)
-    keep = w > 0
+    order = np.lexsort(reps[::-1]) if reps and len(reps[0]) else np.arange(len(w))
+    keep = order[w[order] > 0]
     return [r[keep] for r in reps], w[keep]
 
 

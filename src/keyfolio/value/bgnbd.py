@@ -39,6 +39,7 @@ from keyfolio.value._math import (
 )
 
 _LOG_BOUND = 25.0  # log-parameters are kept in [-25, 25]
+LIMIT_SCALE = 1e8  # a + b of the limiting model (homogeneous dropout)
 
 
 def validate_rft(frequency: Any, recency: Any, T: Any) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -215,7 +216,31 @@ class BetaGeo:
         self.n_iter_ = int(res.nit)
         self.converged_ = bool(res.success)
         self.n_customers_ = float(wsum)
+        self.homogeneous_dropout_ = False
+        self._limit(design)
         return self
+
+    def _limit(self, design: _Design) -> None:
+        """When a and b run away together (the likelihood keeps rising towards a, b -> inf with
+        a / (a + b) fixed: every customer drops out with the same probability p), the fit
+        stops anywhere on that ridge, and a and b mean nothing on their own. If the data
+        cannot tell the fit from the limit (log-likelihood within 0.5), the limiting model is
+        used: p fixed, a + b = ``LIMIT_SCALE`` (p's spread across customers then negligible;
+        larger values lose precision in the likelihood)."""
+        total = self.a_ + self.b_
+        p = self.a_ / total
+        limit = np.array([self.r_, self.alpha_, p * LIMIT_SCALE, (1 - p) * LIMIT_SCALE])
+        ll = _weighted(limit, design)[0]
+        if total > LIMIT_SCALE or ll >= self.loglik_ - 0.5:
+            self.a_, self.b_ = float(limit[2]), float(limit[3])
+            self.loglik_ = ll
+            self.homogeneous_dropout_ = True
+
+    @property
+    def dropout_probability(self) -> float:
+        """The mean probability of dropping out after a repeat purchase, a / (a + b)."""
+        self._check_fitted()
+        return self.a_ / (self.a_ + self.b_)
 
     # ------------------------------------------------------------ predict
     @property

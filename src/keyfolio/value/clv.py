@@ -122,6 +122,14 @@ def fit_value_models(
     if not np.all(np.isfinite(params)) or not np.isfinite(bg.loglik_):
         return ValueModels(None, None, "BG/NBD fit failed (non-finite estimates)", n_repeat)
     info: dict[str, Any] = {"bgnbd": bg.params_, "bgnbd_converged": bg.converged_}
+    if bg.homogeneous_dropout_:
+        p = bg.dropout_probability
+        info["bgnbd_note"] = (
+            "nobody drops out (a, b run away with a / (a + b) = 0): the limiting model is used"
+            if p < 1e-6
+            else f"every account drops out with the same probability, {p:.2%} after a repeat "
+            "order (a, b run away together): the limiting model is used"
+        )
     m = cols[0][order]
     usable = (x > 0) & (m > 0)
     gg: GammaGamma | None = None
