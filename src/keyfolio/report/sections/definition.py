@@ -102,9 +102,16 @@ def _definition_text(policy: Policy) -> str:
     if sel.capacity_by and sel.capacity:
         caps = ", ".join(f"{k} {hours(v)}" for k, v in sel.capacity.items())
         parts.append(f", with capacity by {sel.capacity_by}: {caps}")
+    parts.append(".")
+    if sel.min_attractiveness is not None:
+        parts.append(
+            f" No account below an attractiveness of {num(sel.min_attractiveness)} is key, "
+            "whatever the time left: the capacity is a ceiling, not a target."
+        )
     parts.append(
-        f". An account already key stays key unless it falls more than {num(sel.keep_margin, 1)} "
-        "points below the bar (the score of the last account in)."
+        f" An account already key counts {num(sel.keep_margin, 1)} points more, so a newcomer "
+        f"replaces it only by scoring more than {num(sel.keep_margin, 1)} points higher, and the "
+        "better of two accounts already key is never dropped for the worse."
     )
     if sel.value == "per_hour":
         parts.append(" Every KAM hour goes to the most attractive account that needs it.")
