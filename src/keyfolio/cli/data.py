@@ -44,7 +44,8 @@ def import_(
     delimiter: Annotated[str | None, typer.Option(help="CSV delimiter.")] = None,
     encoding: Annotated[str | None, typer.Option(help="File encoding, e.g. latin-1.")] = None,
     date_format: Annotated[
-        str | None, typer.Option(help='strftime format, e.g. "%d.%m.%Y".')
+        list[str] | None,
+        typer.Option(help='strftime format, e.g. "%d.%m.%Y"; repeatable, tried in order.'),
     ] = None,
     decimal: Annotated[str | None, typer.Option(help='Decimal mark: "." or ",".')] = None,
     sheet: Annotated[str | None, typer.Option(help="XLSX sheet name.")] = None,

@@ -41,6 +41,7 @@ from keyfolio.ingest.validate import (
     convert,
     duplicate_rows,
     expectation,
+    range_expectation,
 )
 from keyfolio.schema import TABLES, spec
 from keyfolio.workspace import Workspace
@@ -320,7 +321,14 @@ def _convert_batch(m: TableMapping, batch: pa.Table, out: Collector) -> pa.Table
     for canon, source in m.columns.items():
         kind = tspec.column(canon).kind
         c = convert(batch[source], kind, m.options)
-        if kind not in ("id", "text"):
+        if kind == "date":
+            expected = f"{expectation(kind, m.options)} for {canon}"
+            out.add_values(file, source, expected, batch, c.bad, c.raw)
+            assert c.out_of_range is not None
+            out.add_values(file, source, range_expectation(m.options), batch, c.out_of_range,
+                           c.raw)  # fmt: skip
+            row_bad = pc.or_(row_bad, pc.or_(c.bad, c.out_of_range))
+        elif kind not in ("id", "text"):
             expected = f"{expectation(kind, m.options)} for {canon}"
             out.add_mask(file, source, expected, batch, c.bad, c.raw)
             row_bad = pc.or_(row_bad, c.bad)

@@ -5,7 +5,8 @@ Format (DESIGN.md, "Import")::
     [orders]
     file = "orders.csv"                      # relative to the mapping file
     columns = { order_id = "OrderID", account_id = "CustomerID", order_date = "OrderDate" }
-    date_format = "%m/%d/%Y"                 # optional reading options (see ReadOptions)
+    date_format = "%m/%d/%Y"                 # optional reading options (see ReadOptions);
+                                             # several formats: ["%m/%d/%Y", "%m/%d/%y"]
     keep = ["Segment"]                       # accounts/products: extra source columns to keep
                                              # (or name them in columns: segment = "Segment")
 
@@ -30,12 +31,13 @@ _TABLE_KEYS = ("file", "columns", "keep", *OPTION_NAMES)
 _OPTION_TYPES: dict[str, type] = {
     "delimiter": str,
     "encoding": str,
-    "date_format": str,
+    "date_format": list,  # one format, or several tried in order
     "decimal": str,
     "sheet": str,
     "header_row": int,
     "missing": list,
     "where": str,
+    "date_range": list,
 }
 
 
@@ -97,10 +99,23 @@ def options_from(values: dict[str, Any], origin: str, prefix: str) -> ReadOption
                 f"{prefix}{name}",
                 f"unknown option; expected one of: {', '.join(OPTION_NAMES)}",
             )
-        want = _OPTION_TYPES[name]
-        if name == "missing" and isinstance(value, str):
-            value = [value]
-        if not isinstance(value, want) or isinstance(value, bool):
+        want = _OPTION_TYPES.get(name, str)
+        if name in ("missing", "date_format") and isinstance(value, str):
+            value = [value] if name == "missing" else value
+        if name == "date_range":
+            ok = (
+                isinstance(value, list)
+                and len(value) == 2
+                and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+            )
+            if not ok:
+                raise _err(origin, f"{prefix}{name}",
+                           f"expected two years [first, last], found {value!r}")  # fmt: skip
+            kwargs[name] = (value[0], value[1])
+            continue
+        if not isinstance(value, want | str if name == "date_format" else want) or isinstance(
+            value, bool
+        ):
             raise _err(origin, f"{prefix}{name}", f"expected {_type_name(want)}, found {value!r}")
         if isinstance(value, list) and not all(isinstance(v, str) for v in value):
             raise _err(origin, f"{prefix}{name}", f"expected a list of strings, found {value!r}")

@@ -41,12 +41,20 @@ class ReadOptions:
 
     delimiter: str = ","
     encoding: str = "utf-8"
-    date_format: str | None = None
+    date_format: str | list[str] | None = None  # several: tried in order, value by value
     decimal: str = "."
     sheet: str | None = None
     header_row: int = 1
     missing: list[str] = field(default_factory=lambda: [""])
     where: str | None = None
+    date_range: tuple[int, int] = (1900, 2100)  # years a parsed date may have
+
+    @property
+    def date_formats(self) -> list[str]:
+        """The date formats to try, in order (none: ISO yyyy-mm-dd)."""
+        if self.date_format is None:
+            return []
+        return [self.date_format] if isinstance(self.date_format, str) else list(self.date_format)
 
     def __post_init__(self) -> None:
         if len(self.delimiter) != 1:
@@ -66,6 +74,19 @@ class ReadOptions:
             ) from None
         if isinstance(self.missing, str):
             self.missing = [self.missing]
+        if isinstance(self.date_format, list | tuple):
+            fmts = self.date_format
+            if not fmts or not all(isinstance(f, str) and f for f in fmts):
+                raise KeyfolioError(
+                    f"date_format: expected a format or a list of formats, found {fmts!r}"
+                )
+            self.date_format = list(self.date_format)
+        lo, hi = (tuple(self.date_range) + (None, None))[:2]
+        if not (isinstance(lo, int) and isinstance(hi, int) and lo < hi):
+            raise KeyfolioError(
+                f"date_range: expected two years [first, last], found {self.date_range!r}"
+            )
+        self.date_range = (lo, hi)
 
 
 def file_kind(path: Path) -> str:
@@ -263,7 +284,7 @@ def _open_xlsx(path: Path, options: ReadOptions, expected: Sequence[str]) -> Sou
         wb.close()
         raise _fail(path, f"a sheet named {options.sheet!r}", f"sheets {wb.sheetnames}")
     ws = wb[options.sheet] if options.sheet is not None else wb.worksheets[0]
-    fmt = options.date_format
+    fmt = options.date_formats[0] if options.date_formats else None
 
     def text_rows() -> Iterator[list[str]]:
         for values in ws.iter_rows(values_only=True):

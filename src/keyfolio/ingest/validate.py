@@ -70,6 +70,51 @@ class Collector:
             )
         return int(n)
 
+    def add_values(
+        self,
+        file: str,
+        column: str | None,
+        expected: str,
+        table: pa.Table,
+        mask: pa.Array,
+        values: pa.Array,
+        distinct: int = 5,
+    ) -> int:
+        """Like :meth:`add_mask`, but one problem per distinct bad value (its first row and
+        how many rows carry it), at most ``distinct`` of them, and the total: a column of
+        dates in the wrong format shows its few kinds of values, not 20 rows of one."""
+        mask = pc.fill_null(mask, False)
+        n = int(pc.sum(mask).as_py() or 0)
+        if not n:
+            return 0
+        rows = pc.filter(table[ROW], mask).combine_chunks()
+        vals = pc.filter(values, mask)
+        counts = pc.value_counts(vals)
+        kinds = len(counts)
+        uniques = pc.unique(vals)  # in order of first appearance
+        firsts = pc.index_in(uniques, value_set=vals)
+        by_value = dict(zip(counts.field("values").to_pylist(),
+                            counts.field("counts").to_pylist(), strict=True))  # fmt: skip
+        for value, first in list(zip(uniques.to_pylist(), firsts.to_pylist(), strict=True))[
+            :distinct
+        ]:
+            k = by_value[value]
+            shown = "an empty field" if value in (None, "") else repr(_short(value))
+            more = f" ({k:,} rows with this value)" if k > 1 else ""
+            self.problems.append(Problem(file, rows[first].as_py(), column, expected,
+                                         shown + more))  # fmt: skip
+        if n > 1 and (kinds > distinct or n > min(kinds, distinct)):
+            self.problems.append(
+                Problem(
+                    file,
+                    None,
+                    column,
+                    expected,
+                    f"{n:,} row(s) in all, {kinds:,} distinct value(s)",
+                )  # fmt: skip
+            )
+        return n
+
     @property
     def count(self) -> int:
         return len(self.problems) + sum(self._total[k] - self._shown[k] for k in self._total)
@@ -107,6 +152,7 @@ class Converted:
     missing: pa.Array  # bool: the source field was missing
     bad: pa.Array  # bool: present but not convertible
     raw: pa.Array  # the source values as strings (for messages)
+    out_of_range: pa.Array | None = None  # dates: parsed, but a year outside date_range
 
 
 def _is_stringy(t: pa.DataType) -> bool:
@@ -131,7 +177,12 @@ def convert(
     native = _native(values, kind)
     if native is not None:
         missing = values.is_null()
-        return Converted(native, missing, pc.and_(missing, False), _as_string(values))
+        no = pc.and_(missing, False)
+        if kind == "date":
+            far = _far(native, options)
+            native = pc.if_else(far, pa.scalar(None, native.type), native)
+            return Converted(native, missing, no, _as_string(values), out_of_range=far)
+        return Converted(native, missing, no, _as_string(values))
     raw = (
         values
         if _is_stringy(values.type) and not pa.types.is_dictionary(values.type)
@@ -149,7 +200,11 @@ def convert(
     elif kind == "number":
         ok, out = _numbers(trimmed, options.decimal)
     elif kind == "date":
-        ok, out = _dates(trimmed, options.date_format)
+        ok, out, far = _dates(trimmed, options)
+        bad = pc.and_(present, pc.invert(pc.fill_null(ok, False)))
+        bad = pc.and_(bad, pc.invert(far))
+        out = pc.if_else(pc.and_(present, ok), out, pa.scalar(None, out.type))
+        return Converted(out, missing, bad, raw, out_of_range=far)
     else:
         low = pc.utf8_lower(trimmed)
         is_true = pc.is_in(low, value_set=pa.array(_TRUE))
@@ -191,23 +246,56 @@ def _norm(s: pa.Array) -> pa.Array:
     return pc.utf8_lower(pc.replace_substring_regex(s, r"(^|[^0-9])0+([0-9])", r"\1\2"))
 
 
-def _dates(s: pa.Array, fmt: str | None) -> tuple[pa.Array, pa.Array]:
-    if fmt is None:
+def _far(dates: pa.Array, options: ReadOptions) -> pa.Array:
+    """Dates whose year is outside ``date_range`` (the year 11 of a two-digit year read
+    with %Y; a 2222 typed for 2022)."""
+    years = pc.year(dates)
+    lo, hi = options.date_range
+    return pc.fill_null(pc.or_(pc.less(years, lo), pc.greater(years, hi)), False)
+
+
+def _dates(s: pa.Array, options: ReadOptions) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """(ok, dates, out of range): ISO without formats, else each value by the first format
+    that reads it as a date within ``date_range``; ``out of range`` marks values that some
+    format read, but only as a year outside it."""
+    fmts = options.date_formats
+    if not fmts:
         head = pc.utf8_slice_codeunits(s, 0, 10)
         ts = pc.strptime(head, format="%Y-%m-%d", unit="s", error_is_null=True)
         same = pc.equal(pc.strftime(ts, format="%Y-%m-%d"), head)
-        ok = pc.and_(pc.match_substring_regex(s, _ISO), same)
-    else:
+        ok = pc.fill_null(pc.and_(pc.match_substring_regex(s, _ISO), same), False)
+        dates = pc.cast(ts, pa.date32())
+        far = pc.and_(ok, _far(dates, options))
+        return pc.and_(ok, pc.invert(far)), dates, far
+    ok_all = pa.array([False] * len(s), pa.bool_())
+    far_any = pa.array([False] * len(s), pa.bool_())
+    out = pa.nulls(len(s), pa.date32())
+    for fmt in fmts:
         ts = pc.strptime(s, format=fmt, unit="s", error_is_null=True)
         # strptime rolls 2021-02-30 over to March: a round trip catches impossible dates
-        ok = pc.equal(_norm(pc.strftime(ts, format=fmt)), _norm(s))
-    return pc.fill_null(ok, False), pc.cast(ts, pa.date32())
+        read = pc.fill_null(pc.equal(_norm(pc.strftime(ts, format=fmt)), _norm(s)), False)
+        dates = pc.cast(ts, pa.date32())
+        far = pc.and_(read, _far(dates, options))
+        ok = pc.and_(read, pc.invert(far))
+        out = pc.if_else(pc.and_(ok, pc.invert(ok_all)), dates, out)
+        ok_all = pc.or_(ok_all, ok)
+        far_any = pc.or_(far_any, far)
+    return ok_all, out, pc.and_(far_any, pc.invert(ok_all))
 
 
-def date_expectation(fmt: str | None) -> str:
+def date_expectation(fmt: str | list[str] | None) -> str:
     if fmt is None:
         return 'a date as yyyy-mm-dd (or set date_format, e.g. "%d/%m/%Y")'
-    return f"a date in date_format {fmt!r}"
+    if isinstance(fmt, list) and len(fmt) > 1:
+        return "a date in one of the date_formats " + ", ".join(repr(f) for f in fmt)
+    return f"a date in date_format {(fmt[0] if isinstance(fmt, list) else fmt)!r}"
+
+
+def range_expectation(options: ReadOptions) -> str:
+    lo, hi = options.date_range
+    two_digit = any("%Y" in f for f in options.date_formats)
+    hint = "; a two-digit year needs %y, not %Y" if two_digit else ""
+    return f"a date from {lo} to {hi} (widen date_range = [{lo}, {hi}] if that is right{hint})"
 
 
 def number_expectation(decimal: str) -> str:
