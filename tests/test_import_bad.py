@@ -213,8 +213,9 @@ def test_flat_lines_need_account_and_date_on_every_row(ws: Workspace, tmp_path: 
         import_table(ws, "order_lines", src, cols)
     assert [(p.row, p.column, p.expected) for p in e.value.problems] == [
         (4, "Rev", "a unit_price or net_revenue on every line: it gives the revenue"),
-        (3, "Cust", "an order_id of a known order, or both account_id and order_date"),
-        (4, "Cust", "an order_id of a known order, or both account_id and order_date"),
+        # each problem names the column that is empty (row 4 used to blame 'Cust')
+        (3, "Cust", "an account_id on every line whose order is not in an orders table"),
+        (4, "Day", "an order_date on every line whose order is not in an orders table"),
     ]
 
 

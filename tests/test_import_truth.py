@@ -108,6 +108,80 @@ def test_bad_date_options_are_one_line_errors(ws: Workspace, tmp_path: Path) -> 
             import_mapping(ws, _flat(tmp_path, csv, 'unit_price = "Price"', options))
 
 
+# -- 2. a discount next to a line amount --------------------------------------------------------
+def test_a_discount_next_to_a_line_amount_is_an_error_unless_said(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """TPC-H style: l_extendedprice is before l_discount. Mapping both silently ignored the
+    discount (revenue = net_revenue): 5% too much revenue."""
+    csv = (
+        "CustomerID,InvoiceDate,Quantity,Amount,Disc\n"
+        "C1,2020-01-01,2,200,0.05\nC2,2020-01-02,1,100,0\n"
+    )
+    m = _flat(tmp_path, csv, 'net_revenue = "Amount", discount = "Disc"')
+    with pytest.raises(ImportValidationError) as e:
+        import_mapping(ws, m)
+    (p,) = e.value.problems
+    assert p.column == "Disc" and "not both" in p.expected
+    assert "net_revenue_before_discount = true" in p.expected
+    m = _flat(tmp_path, csv, 'net_revenue = "Amount", discount = "Disc"',
+              "net_revenue_before_discount = true")  # fmt: skip
+    import_mapping(ws, m)
+    assert ws.read_table("order_lines")["net_revenue"].to_pylist() == [190.0, 100.0]
+
+
+# -- 3. a line amount against quantity x price ------------------------------------------------
+def test_a_line_amount_that_disagrees_with_quantity_times_price_is_said(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    """A sales file whose PRICEEACH is capped at 100 while SALES is the truth: mapping
+    unit_price gives 17% less revenue; the import summary says how far the two are apart."""
+    csv = "CustomerID,InvoiceDate,Quantity,PRICEEACH,SALES\n" + "".join(
+        f"C{i},2020-01-0{i},10,100,{s}\n" for i, s in ((1, 1000), (2, 1500), (3, 1000))
+    )
+    result = import_mapping(ws, _flat(tmp_path, csv, 'unit_price = "PRICEEACH"'))
+    (w,) = [w for w in result.warnings if "line amount" in w]
+    assert "'SALES' totals 3,500" in w and "totals 3,000" in w and "-14.3%" in w
+    assert "1 of 3 lines differ" in w and 'map net_revenue = "SALES"' in w
+    assert not ws.read_table("order_lines").column_names.count("__amount")
+    # mapped both ways: said too, with which one revenue uses
+    m = _flat(tmp_path, csv, 'unit_price = "PRICEEACH", net_revenue = "SALES"')
+    (w,) = [w for w in import_mapping(ws, m).warnings if "line amount" in w]
+    assert "revenue uses 'SALES' where it is given" in w
+
+
+# -- 4. missing markers ----------------------------------------------------------------------
+def test_an_empty_id_names_the_empty_column_even_with_missing_markers(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    csv = (
+        "InvoiceNo,CustomerID,InvoiceDate,Quantity,Price\n"
+        "536365,17850,2010-12-01,6,2.55\n536366,NA,2010-12-01,6,1.85\n536367,,2010-12-01,2,3\n"
+    )
+    m = _flat(tmp_path, csv.replace("CustomerID,InvoiceDate", "CustomerID,InvoiceDate"),
+              'order_id = "InvoiceNo", unit_price = "Price"', 'missing = ["NA"]')  # fmt: skip
+    with pytest.raises(ImportValidationError) as e:
+        import_mapping(ws, m)
+    assert [(p.row, p.column) for p in e.value.problems] == [(3, "CustomerID"), (4, "CustomerID")]
+
+
+def test_a_missing_marker_in_an_id_column_is_warned(ws: Workspace, tmp_path: Path) -> None:
+    """Without `missing`, 'NA' is a value (ids may be 'NA'), but it is said: here it would be
+    one account carrying every line without a customer."""
+    ids = ["17850", "NA", "NA", "N/A", "13047"]
+    rows = "".join(f"{i},{c},2010-12-01,1,10\n" for i, c in enumerate(ids))
+    csv = "InvoiceNo,CustomerID,InvoiceDate,Quantity,Price\n" + rows
+    m = _flat(tmp_path, csv, 'order_id = "InvoiceNo", unit_price = "Price"')
+    result = import_mapping(ws, m)
+    warning = next(w for w in result.warnings if "missing marker" in w)
+    assert (
+        "CustomerID" in warning
+        and "2 rows hold 'NA'" in warning
+        and "1 row holds 'N/A'" in (warning)
+    )
+    assert 'missing = ["NA", "N/A"]' in warning
+
+
 def test_cli_json_is_unchanged_for_a_good_import(ws: Workspace, tmp_path: Path) -> None:
     csv = "CustomerID,InvoiceDate,Quantity,Price\nC1,2020-01-01,1,1\n"
     m = _flat(tmp_path, csv, 'unit_price = "Price"')
@@ -120,3 +194,22 @@ def test_cli_json_is_unchanged_for_a_good_import(ws: Workspace, tmp_path: Path) 
     assert json.loads(res.stdout)["tables"] == {"order_lines": 1, "accounts": 1} or json.loads(
         res.stdout
     )["tables"] == {"order_lines": 1}
+
+
+def test_every_canonical_column_is_documented_in_the_readme_and_by_schema() -> None:
+    from keyfolio.schema import TABLES, describe
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Canonical tables and columns") :]
+    for row in describe():
+        assert row["meaning"], row
+        name = f"**{row['column']}**" if row["required"] else f"`{row['column']}`"
+        assert f"| {name} | {row['meaning']} |" in section, row
+    assert {r["table"] for r in describe()} == set(TABLES)
+    res = subprocess.run(
+        [sys.executable, "-c", "from keyfolio.cli import main; main()", "schema", "order_lines",
+         "--json"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    cols = {r["column"]: r["meaning"] for r in json.loads(res.stdout)}
+    assert cols["net_revenue"].startswith("the line's amount after discount")

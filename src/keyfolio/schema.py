@@ -31,6 +31,7 @@ class Column:
     name: str
     kind: Kind
     required: bool = False
+    doc: str = ""  # what the column means, for `keyfolio schema` and the README
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,40 @@ class TableSpec:
         return pa.schema([pa.field(c.name, ARROW_TYPES[c.kind]) for c in cols])
 
 
-def _c(name: str, kind: Kind, required: bool = False) -> Column:
-    return Column(name, kind, required)
+def _c(name: str, kind: Kind, required: bool = False, doc: str = "") -> Column:
+    return Column(name, kind, required, doc or DOCS.get(name, ""))
+
+
+DOCS = {
+    "account_id": "the customer's id in your systems (kept as text: leading zeros survive)",
+    "name": "the display name",
+    "parent_id": "the account's parent: a group's figures roll up to its ultimate parent",
+    "country": "country", "region": "sales region", "industry": "industry or segment",
+    "owner": "the key-account manager who owns it (a manager_id of the team table)",
+    "customer_since": "first day of the relationship (growth needs the history to cover its base)",
+    "market_leader": "true when the customer leads its market",
+    "status": "e.g. active / closed (the template never makes a closed account key)",
+    "product_id": "the product's id", "category": "product category (breadth of buying)",
+    "unit_cost": "variable cost per unit (a line's own, else the product's standard cost)",
+    "order_id": "the order's id (lines take account and date from the order header)",
+    "order_date": "the order's date",
+    "freight": "freight charged to us for the order: a cost-to-serve activity",
+    "currency": "ISO currency code; one currency in the whole import",
+    "quantity": "units; negative = a return",
+    "unit_price": "list or invoice price per unit",
+    "discount": "share off the price, 0-1 (revenue = quantity x unit_price x (1 - discount))",
+    "net_revenue": "the line's amount after discount; when given it is the revenue",
+    "activity": "a cost-to-serve activity (visits, special shipping, ...)",
+    "date": "when it happened", "amount": "money spent on it",
+    "criterion": "the policy criterion assessed (assessment:<criterion>)",
+    "score": "the assessor's score on the [assessments] scale", "assessor": "who assessed",
+    "comment": "why", "total_spend": "the customer's total buying in our categories",
+    "period": "the period the spend is for (the latest one is used)",
+    "list_name": "whose list (leadership, a region, a rep); 'targets' names key-account targets",
+    "metric": "what the customer rated (feedback:<metric>)", "value": "the rating",
+    "manager_id": "the manager's id (accounts.owner)",
+    "capacity_hours": "KAM hours a year the manager has for key accounts",
+}  # fmt: skip
 
 
 TABLES: dict[str, TableSpec] = {
@@ -128,7 +161,7 @@ TABLES: dict[str, TableSpec] = {
                 _c("activity", "text", True),
                 _c("date", "date"),
                 _c("amount", "number"),
-                _c("quantity", "number"),
+                _c("quantity", "number", doc="how many, priced at the policy's rate for it"),
             ),
         ),
         TableSpec(
@@ -181,6 +214,31 @@ TABLES: dict[str, TableSpec] = {
 }
 
 TABLE_NAMES: tuple[str, ...] = tuple(TABLES)
+
+TABLE_DOCS = {
+    "accounts": "one row per customer; other source columns can be kept as attributes",
+    "products": "one row per product",
+    "orders": "order headers (ERP style)",
+    "order_lines": "header + lines (order_id), or flat lines (account_id + order_date)",
+    "costs": "cost-to-serve activities per account",
+    "assessments": "people's judgement on the policy's criteria",
+    "wallet": "the customer's total spend in our categories (share of wallet)",
+    "declared": "the key-account lists people already carry",
+    "feedback": "how the customer rates us",
+    "team": "the key-account managers",
+}
+
+
+def describe(table: str | None = None) -> list[dict[str, object]]:
+    """The canonical tables and columns with their meaning (``keyfolio schema``)."""
+    names = [table] if table is not None else list(TABLE_NAMES)
+    out: list[dict[str, object]] = []
+    for name in names:
+        t = spec(name)
+        for c in t.columns:
+            out.append({"table": t.name, "column": c.name, "kind": c.kind,
+                        "required": c.required, "meaning": c.doc})  # fmt: skip
+    return out
 
 
 def spec(table: str) -> TableSpec:

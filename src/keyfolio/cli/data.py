@@ -8,10 +8,12 @@ from typing import Annotated
 
 import typer
 
+from keyfolio.cli import render
 from keyfolio.cli.console import bars, esc, handled, print_json, say, warn
 from keyfolio.cli.options import JsonOpt, WorkspaceArg
 from keyfolio.ingest import import_files
 from keyfolio.sample import make_sample
+from keyfolio.schema import TABLE_DOCS, describe
 from keyfolio.workspace import Workspace, init_workspace
 
 
@@ -59,7 +61,8 @@ def import_(
     """Import source files into the workspace, validating everything first.
 
     Either --mapping FILE for several tables, or TABLE FILE [--col canonical=Source ...].
-    An import that finds problems lists them all and changes nothing.
+    An import that finds problems lists them all and changes nothing. `keyfolio schema`
+    lists the canonical tables and columns (e.g. net_revenue: the line's amount).
     """
     opts = {
         "delimiter": delimiter, "encoding": encoding, "date_format": date_format,
@@ -96,7 +99,22 @@ def sample(
     say(f"Sample workspace written to {esc(info.path)} ({info.seconds:.1f} s).")
 
 
+def schema(
+    table: Annotated[
+        str | None, typer.Argument(help="One canonical table (default: all).", show_default=False)
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The canonical tables and columns an import maps to, with their meaning."""
+    rows = describe(table)
+    if as_json:
+        print_json(rows)
+    else:
+        render.schema(rows, TABLE_DOCS)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(handled(init))
     app.command("import")(handled(import_))
     app.command()(handled(sample))
+    app.command()(handled(schema))

@@ -313,3 +313,18 @@ def clv_check(r: BacktestResult, holdout_months: int) -> None:
             fmt.num(row.actual_margin),
         ))  # fmt: skip
     show(cal)
+
+
+# -- keyfolio schema ------------------------------------------------------------------------
+def schema(rows: list[dict[str, Any]], table_docs: dict[str, str]) -> None:
+    for name in dict.fromkeys(str(r["table"]) for r in rows):
+        t = _table(f"{name}: {table_docs.get(name, '')}")
+        t.add_column("column", no_wrap=True)
+        t.add_column("kind", no_wrap=True)
+        t.add_column("meaning", overflow="fold")
+        for r in rows:
+            if r["table"] == name:
+                col = f"{r['column']} *" if r["required"] else str(r["column"])
+                t.add_row(*_cells(col, r["kind"], r["meaning"]))
+        show(t)
+    plain("* required")

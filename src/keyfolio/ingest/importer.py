@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from keyfolio.errors import ImportValidationError, KeyfolioError, Problem
+from keyfolio.ingest import notes
 from keyfolio.ingest.mapping import TableMapping, check_columns, load_mapping
 from keyfolio.ingest.readers import (
     ROW,
@@ -69,6 +70,7 @@ class Loaded:
     mapping: TableMapping
     data: pa.Table
     filtered: int = 0
+    notes: list[str] = field(default_factory=list)  # warnings for the import summary
 
     @property
     def file(self) -> str:
@@ -151,6 +153,8 @@ def run_import(ws: Workspace, mappings: list[TableMapping]) -> ImportResult:
         if got is not None:
             loaded[m.table] = got
     failed = {m.table for m in mappings} - set(loaded)
+    for got in loaded.values():
+        result.warnings.extend(got.notes)
     _check_references(ws, loaded, failed, out, result.warnings)
     if out.count:
         raise ImportValidationError(_true_rows(mappings, out.finish()))
@@ -265,6 +269,20 @@ def _check_mapped_columns(m: TableMapping, found: list[str], out: Collector) -> 
                 )
             )
             ok = False
+        if {"net_revenue", "discount"} <= cols and not m.net_revenue_before_discount:
+            out.add(
+                Problem(
+                    file,
+                    None,
+                    m.columns["discount"],
+                    "net_revenue or discount, not both: revenue is net_revenue where it is given, "
+                    "so the discount would be ignored; drop discount if net_revenue is after "
+                    "discount, or set net_revenue_before_discount = true",
+                    f"net_revenue = {m.columns['net_revenue']!r} and discount = "
+                    f"{m.columns['discount']!r}",
+                )
+            )
+            ok = False
         if not cols & {"net_revenue", "unit_price"}:
             out.add(
                 Problem(
@@ -289,6 +307,7 @@ def _load(m: TableMapping, out: Collector) -> Loaded | None:
         if not _check_mapped_columns(m, src.columns, out):
             return None
         query = compile_where(m.options.where, src.columns, m.origin) if m.options.where else None
+        amount = notes.amount_column(m, src.columns)
         parts: list[pa.Table] = []
         filtered = 0
         for batch in src.batches:
@@ -296,7 +315,12 @@ def _load(m: TableMapping, out: Collector) -> Loaded | None:
                 before = batch.num_rows
                 batch = apply_where(batch, query)
                 filtered += before - batch.num_rows
-            parts.append(_convert_batch(m, batch, out))
+            part = _convert_batch(m, batch, out)
+            if amount is not None:
+                part = part.append_column(
+                    notes.AMOUNT, notes.amount_values(batch[amount], m.options)
+                )
+            parts.append(part)
     except ImportValidationError as e:
         for p in e.problems:
             out.add(p)
@@ -307,7 +331,10 @@ def _load(m: TableMapping, out: Collector) -> Loaded | None:
         out.add(Problem(str(m.file), None, None, "at least one data row", what))
         return None
     data = _finish_keep(m, data)
-    got = Loaded(m, data, filtered)
+    said = [*notes.marker_warnings(m, data), *notes.amount_warning(m, data, amount)]
+    if notes.AMOUNT in data.column_names:
+        data = data.drop_columns([notes.AMOUNT])
+    got = Loaded(m, data, filtered, said)
     _check_table(got, out)
     return got
 
@@ -341,6 +368,9 @@ def _convert_batch(m: TableMapping, batch: pa.Table, out: Collector) -> pa.Table
         missing[canon] = c.missing
     if m.table == "order_lines":
         _check_revenue_given(m, batch, missing, out)
+        if m.net_revenue_before_discount and {"net_revenue", "discount"} <= set(arrays):
+            off = pc.subtract(1.0, pc.fill_null(arrays["discount"], 0.0))
+            arrays["net_revenue"] = pc.multiply(arrays["net_revenue"], off)
     for name, source in m.keep.items():
         arrays[name] = convert(batch[source], "text", m.options).values
     arrays[ROW] = batch[ROW].combine_chunks()
@@ -532,6 +562,18 @@ def _check_line_orders(
         flat = pa.array([False] * n, pa.bool_())
     unresolved = pc.invert(pc.or_(pc.or_(resolved, flat), unknown))
     unresolved = pc.and_(unresolved, pc.invert(t[BAD]))  # already reported
+    if flat_cols:
+        # the line cannot be placed: name the field that is empty, not the order id
+        for canon in ("account_id", "order_date"):
+            empty = pc.and_(unresolved, t[canon].is_null())
+            out.add_mask(
+                file,
+                lines.source_col(canon),
+                f"an {canon} on every line whose order is not in an orders table",
+                t,
+                empty,
+            )
+            unresolved = pc.and_(unresolved, pc.invert(empty))
     column = lines.source_col("order_id") if "order_id" in cols else lines.source_col("account_id")
     out.add_mask(
         file,

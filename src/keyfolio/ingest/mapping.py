@@ -27,7 +27,7 @@ from keyfolio.ingest.readers import ReadOptions
 from keyfolio.schema import TABLE_NAMES, TABLES
 
 OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in fields(ReadOptions))
-_TABLE_KEYS = ("file", "columns", "keep", *OPTION_NAMES)
+_TABLE_KEYS = ("file", "columns", "keep", "net_revenue_before_discount", *OPTION_NAMES)
 _OPTION_TYPES: dict[str, type] = {
     "delimiter": str,
     "encoding": str,
@@ -51,6 +51,8 @@ class TableMapping:
     options: ReadOptions = field(default_factory=ReadOptions)
     keep: dict[str, str] = field(default_factory=dict)  # extra attribute -> source column
     origin: str = ""  # where this mapping came from, for messages ("mapping.toml [orders]")
+    # order_lines: the mapped net_revenue is the amount before the mapped discount
+    net_revenue_before_discount: bool = False
 
 
 def _err(origin: str, key: str, msg: str) -> KeyfolioError:
@@ -179,6 +181,13 @@ def parse_mapping(text: str, base: Path, origin: str = "mapping") -> list[TableM
                 f"{table}.keep",
                 f"{table} does not keep extra columns (only accounts, products)",
             )
+        before = body.get("net_revenue_before_discount", False)
+        if not isinstance(before, bool):
+            raise _err(origin, f"{table}.net_revenue_before_discount",
+                       f"expected true or false, found {before!r}")  # fmt: skip
+        if before and table != "order_lines":
+            raise _err(origin, f"{table}.net_revenue_before_discount",
+                       "applies to order_lines only")  # fmt: skip
         opts = {k: v for k, v in body.items() if k in OPTION_NAMES}
         canonical, extra = check_columns(table, columns, origin)
         for k in keep:
@@ -193,6 +202,7 @@ def parse_mapping(text: str, base: Path, origin: str = "mapping") -> list[TableM
                 options=options_from(opts, origin, f"{table}."),
                 keep=extra,
                 origin=f"{origin} [{table}]",
+                net_revenue_before_discount=before,
             )
         )
     return out

@@ -189,7 +189,8 @@ def convert(
         else _as_string(values)
     )
     trimmed = pc.utf8_trim_whitespace(raw)
-    tokens = pa.array(sorted({m.strip() for m in options.missing}), pa.string())
+    # an empty field is always missing; `missing` adds markers such as "NA"
+    tokens = pa.array(sorted({m.strip() for m in options.missing} | {""}), pa.string())
     missing = pc.fill_null(
         pc.or_kleene(trimmed.is_null(), pc.is_in(trimmed, value_set=tokens)), True
     )
