@@ -213,3 +213,97 @@ def test_every_canonical_column_is_documented_in_the_readme_and_by_schema() -> N
     )  # fmt: skip
     cols = {r["column"]: r["meaning"] for r in json.loads(res.stdout)}
     assert cols["net_revenue"].startswith("the line's amount after discount")
+
+
+# -- 5. computed columns ------------------------------------------------------------------------
+SUPERSTORE = (
+    "Order ID,Customer ID,Order Date,Quantity,Sales,Profit\n"
+    "CA-1,AB-100,2016-11-08,2,261.96,41.9136\n"
+    "CA-1,AB-100,2016-11-08,3,731.94,219.582\n"
+    "CA-2,DV-130,2016-06-12,2,14.62,6.8714\n"
+    "CA-3,DV-130,2015-10-11,5,957.5775,-383.031\n"
+)
+
+
+def test_a_computed_cost_gives_the_margin_a_file_states(ws: Workspace, tmp_path: Path) -> None:
+    """A Superstore-style file has Sales and Profit but no cost: unit_cost computed as
+    (Sales - Profit) / Quantity makes each account's contribution margin its Profit."""
+    from keyfolio.pipeline import RunOptions, run
+
+    _write(tmp_path / "sales.csv", SUPERSTORE)
+    m = _mapping(
+        tmp_path,
+        """[order_lines]
+file = "sales.csv"
+[order_lines.columns]
+order_id = "Order ID"
+account_id = "Customer ID"
+order_date = "Order Date"
+quantity = "Quantity"
+net_revenue = "Sales"
+unit_cost = "(Sales - Profit) / Quantity"
+""",
+    )  # noqa: E501  (one line of TOML)
+    import_mapping(ws, m)
+    cost = ws.read_table("order_lines")["unit_cost"].to_pylist()
+    assert cost == pytest.approx([(261.96 - 41.9136) / 2, (731.94 - 219.582) / 3,
+                                  (14.62 - 6.8714) / 2, (957.5775 + 383.031) / 5])  # fmt: skip
+    ws.policy_path.write_text('currency = "USD"\n')
+    pf = run(ws, RunOptions(robustness_draws=0)).portfolio.set_index("account_id")
+    assert pf.at["AB-100", "contribution_margin"] == pytest.approx(41.9136 + 219.582)
+    assert pf.at["DV-130", "contribution_margin"] == pytest.approx(6.8714 - 383.031)
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("read_csv('/etc/passwd')", "is not allowed"),
+        ("(Sales - Cost) / Quantity", "unknown column 'Cost'; the file has Order ID"),
+        ("Sales / Quantity; DROP TABLE x", "expected one expression, found 2 statements"),
+    ],
+)
+def test_a_bad_computed_column_is_refused(
+    ws: Workspace, tmp_path: Path, expression: str, message: str
+) -> None:
+    _write(tmp_path / "sales.csv", SUPERSTORE)
+    m = _mapping(
+        tmp_path,
+        f"""[order_lines]
+file = "sales.csv"
+[order_lines.columns]
+order_id = "Order ID"
+account_id = "Customer ID"
+order_date = "Order Date"
+quantity = "Quantity"
+net_revenue = "Sales"
+unit_cost = "{expression}"
+""",
+    )  # noqa: E501
+    with pytest.raises(ImportValidationError) as e:
+        import_mapping(ws, m)
+    assert any(message in p.found for p in e.value.problems), e.value.problems
+
+
+def test_a_computed_value_that_is_not_a_number_is_reported_on_its_row(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    _write(
+        tmp_path / "sales.csv", SUPERSTORE.replace("DV-130,2016-06-12,2,", "DV-130,2016-06-12,0,")
+    )
+    m = _mapping(
+        tmp_path,
+        """[order_lines]
+file = "sales.csv"
+[order_lines.columns]
+order_id = "Order ID"
+account_id = "Customer ID"
+order_date = "Order Date"
+quantity = "Quantity"
+net_revenue = "Sales"
+unit_cost = "(Sales - Profit) / Quantity"
+""",
+    )  # noqa: E501
+    with pytest.raises(ImportValidationError) as e:
+        import_mapping(ws, m)
+    (p,) = e.value.problems
+    assert p.row == 4 and "a finite number from '(Sales - Profit) / Quantity'" in p.expected

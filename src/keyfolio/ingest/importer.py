@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from keyfolio.errors import ImportValidationError, KeyfolioError, Problem
-from keyfolio.ingest import notes
+from keyfolio.ingest import computed, notes
 from keyfolio.ingest.mapping import TableMapping, check_columns, load_mapping
 from keyfolio.ingest.readers import (
     ROW,
@@ -221,8 +221,11 @@ def _found_columns(found: list[str]) -> str:
     return f"columns {shown}"
 
 
-def _check_mapped_columns(m: TableMapping, found: list[str], out: Collector) -> bool:
-    """Required and mapped columns exist in the source; False when reading is pointless."""
+def _check_mapped_columns(
+    m: TableMapping, found: list[str], out: Collector, exprs: dict[str, computed.Computed]
+) -> bool:
+    """Required and mapped columns exist in the source (or are expressions over it, parsed
+    into ``exprs``); False when reading is pointless."""
     file, ok = str(m.file), True
     tspec = TABLES[m.table]
     for canon in tspec.required:
@@ -243,6 +246,14 @@ def _check_mapped_columns(m: TableMapping, found: list[str], out: Collector) -> 
         *((None, k) for k in m.keep.values()),
     ]
     for target, source in pairs:
+        if source not in found and target is not None and computed.is_expression(source):
+            try:
+                exprs[target] = computed.parse(source, found, m.origin, target)
+            except KeyfolioError as e:
+                out.add(Problem(file, None, None, "a computed column over the file's columns",
+                                str(e)))  # fmt: skip
+                ok = False
+            continue
         if source not in found:
             what = f"mapped to {target}" if target else "kept as an attribute"
             out.add(
@@ -299,12 +310,13 @@ def _check_mapped_columns(m: TableMapping, found: list[str], out: Collector) -> 
 
 
 def _load(m: TableMapping, out: Collector) -> Loaded | None:
-    expected = [*m.columns.values(), *m.keep.values()]
+    expected = [c for c in (*m.columns.values(), *m.keep.values()) if not computed.is_expression(c)]
+    exprs: dict[str, computed.Computed] = {}
     try:
         src = open_source(m.file, m.options, expected)
         if not m.columns:
             m.columns = {c: c for c in TABLES[m.table].names if c in src.columns}
-        if not _check_mapped_columns(m, src.columns, out):
+        if not _check_mapped_columns(m, src.columns, out, exprs):
             return None
         query = compile_where(m.options.where, src.columns, m.origin) if m.options.where else None
         amount = notes.amount_column(m, src.columns)
@@ -315,7 +327,7 @@ def _load(m: TableMapping, out: Collector) -> Loaded | None:
                 before = batch.num_rows
                 batch = apply_where(batch, query)
                 filtered += before - batch.num_rows
-            part = _convert_batch(m, batch, out)
+            part = _convert_batch(m, batch, out, exprs)
             if amount is not None:
                 part = part.append_column(
                     notes.AMOUNT, notes.amount_values(batch[amount], m.options)
@@ -339,7 +351,9 @@ def _load(m: TableMapping, out: Collector) -> Loaded | None:
     return got
 
 
-def _convert_batch(m: TableMapping, batch: pa.Table, out: Collector) -> pa.Table:
+def _convert_batch(
+    m: TableMapping, batch: pa.Table, out: Collector, exprs: dict[str, computed.Computed]
+) -> pa.Table:
     tspec = TABLES[m.table]
     file = str(m.file)
     arrays: dict[str, pa.Array] = {}
@@ -347,7 +361,12 @@ def _convert_batch(m: TableMapping, batch: pa.Table, out: Collector) -> pa.Table
     row_bad = pa.array([False] * batch.num_rows, pa.bool_())
     for canon, source in m.columns.items():
         kind = tspec.column(canon).kind
-        c = convert(batch[source], kind, m.options)
+        raw = (
+            computed.evaluate(exprs[canon], batch, kind, m.options, file, out)
+            if canon in exprs
+            else batch[source]
+        )
+        c = convert(raw, kind, m.options)
         if kind == "date":
             expected = f"{expectation(kind, m.options)} for {canon}"
             out.add_values(file, source, expected, batch, c.bad, c.raw)
