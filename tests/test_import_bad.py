@@ -61,7 +61,8 @@ CASES: dict[str, tuple[str, str, dict[str, str], ReadOptions | None, list[tuple]
     ),
     "duplicate account_id": (
         "accounts", "duplicate_account.csv", ACCOUNTS, None,
-        [(4, "CustomerID", "a unique account_id", "'007' again (first at row 2)")],
+        [(4, "CustomerID", 'a unique account_id (or set dedupe = "first" or "last" to keep one '
+          'row per key)', "'007' again (first at row 2)")],
     ),
     "order line of an unknown order": (
         "order_lines", "unknown_order_lines.csv", LINES, None,

@@ -307,3 +307,63 @@ unit_cost = "(Sales - Profit) / Quantity"
         import_mapping(ws, m)
     (p,) = e.value.problems
     assert p.row == 4 and "a finite number from '(Sales - Profit) / Quantity'" in p.expected
+
+
+# -- 6. attributes from the flat file -----------------------------------------------------------
+FLAT_SALES = (
+    "ORDERNUMBER,CUSTOMERNAME,COUNTRY,TERRITORY,ORDERDATE,QUANTITYORDERED,SALES\n"
+    "10107,Land of Toys Inc.,USA,NA,2003-02-24,30,2871.00\n"
+    "10107,Land of Toys Inc.,USA,NA,2003-02-24,50,4000.00\n"
+    "10121,Reims Collectables,France,EMEA,2003-05-07,34,2765.90\n"
+    "10134,Land of Toys Inc.,USA,NA,2003-07-01,41,3884.34\n"
+    "10145,Reims Collectables,FR,EMEA,2003-08-25,45,4229.55\n"
+)
+FLAT_MAPPING = """[order_lines]
+file = "sales.csv"
+[order_lines.columns]
+order_id = "ORDERNUMBER"
+account_id = "CUSTOMERNAME"
+order_date = "ORDERDATE"
+quantity = "QUANTITYORDERED"
+net_revenue = "SALES"
+
+[accounts]
+file = "sales.csv"
+{dedupe}
+[accounts.columns]
+account_id = "CUSTOMERNAME"
+country = "COUNTRY"
+territory = "TERRITORY"
+"""
+
+
+def test_accounts_and_their_attributes_from_the_flat_sales_file(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    _write(tmp_path / "sales.csv", FLAT_SALES)
+    # Reims' country is written two ways: a choice is needed, and the error says which
+    m = _mapping(tmp_path, FLAT_MAPPING.format(dedupe=""))
+    with pytest.raises(ImportValidationError) as e:
+        import_mapping(ws, m)
+    assert all('dedupe = "first"' in p.expected for p in e.value.problems)
+    result = import_mapping(ws, _mapping(tmp_path, FLAT_MAPPING.format(dedupe='dedupe = "first"')))
+    acc = ws.read_table("accounts").to_pandas().set_index("account_id")
+    assert acc.loc["Reims Collectables", "country"] == "France"
+    assert acc.loc["Land of Toys Inc.", "territory"] == "NA"  # a value here (declared text)
+    (w,) = [w for w in result.warnings if "rows for 2 account_id values" in w]
+    assert "kept the first row of each" in w and "'COUNTRY' for 1" in w
+    import_mapping(ws, _mapping(tmp_path, FLAT_MAPPING.format(dedupe='dedupe = "last"')))
+    acc = ws.read_table("accounts").to_pandas().set_index("account_id")
+    assert acc.loc["Reims Collectables", "country"] == "FR"
+    # identical repeats (every other column the same) need no choice
+    agree = FLAT_SALES.replace(",FR,", ",France,")
+    _write(tmp_path / "sales.csv", agree)
+    result = import_mapping(ws, _mapping(tmp_path, FLAT_MAPPING.format(dedupe="")))
+    assert ws.read_table("accounts").num_rows == 2
+    assert result.tables["accounts"] == 2
+
+
+def test_a_bad_dedupe_is_refused(ws: Workspace, tmp_path: Path) -> None:
+    _write(tmp_path / "sales.csv", FLAT_SALES)
+    with pytest.raises(KeyfolioError, match="expected one of first, last, error"):
+        import_mapping(ws, _mapping(tmp_path, FLAT_MAPPING.format(dedupe='dedupe = "any"')))

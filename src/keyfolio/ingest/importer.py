@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from keyfolio.errors import ImportValidationError, KeyfolioError, Problem
-from keyfolio.ingest import computed, notes
+from keyfolio.ingest import computed, dedupe, notes
 from keyfolio.ingest.mapping import TableMapping, check_columns, load_mapping
 from keyfolio.ingest.readers import (
     ROW,
@@ -40,7 +40,6 @@ from keyfolio.ingest.validate import (
     check_non_negative,
     compile_where,
     convert,
-    duplicate_rows,
     expectation,
     range_expectation,
 )
@@ -425,14 +424,10 @@ def _check_table(got: Loaded, out: Collector) -> None:
     m, t, file = got.mapping, got.data, got.file
     key = TABLES[m.table].key
     if key and all(k in t.column_names for k in key):
-        rows, firsts, text = duplicate_rows(t, key)
-        if len(rows):
-            found = [
-                f"{v!r} again (first at row {f})"
-                for v, f in zip(text, firsts.to_pylist(), strict=True)
-            ]
-            col = got.source_col(key[-1])
-            out.add_rows(file, col, f"a unique {' + '.join(key)}", rows, found)
+        t, said = dedupe.one_per_key(t, key, m.dedupe, file, m.columns, out,
+                                     collapse_identical=TABLES[m.table].keep_extra)  # fmt: skip
+        got.data = t
+        got.notes.extend(said)
     cols = t.column_names
     if "discount" in cols:
         check_discount(t, file, got.source_col("discount"), out)

@@ -27,7 +27,10 @@ from keyfolio.ingest.readers import ReadOptions
 from keyfolio.schema import TABLE_NAMES, TABLES
 
 OPTION_NAMES: tuple[str, ...] = tuple(f.name for f in fields(ReadOptions))
-_TABLE_KEYS = ("file", "columns", "keep", "net_revenue_before_discount", *OPTION_NAMES)
+_TABLE_KEYS = (
+    "file", "columns", "keep", "net_revenue_before_discount", "dedupe", *OPTION_NAMES
+)  # fmt: skip
+DEDUPE = ("first", "last", "error")
 _OPTION_TYPES: dict[str, type] = {
     "delimiter": str,
     "encoding": str,
@@ -53,6 +56,9 @@ class TableMapping:
     origin: str = ""  # where this mapping came from, for messages ("mapping.toml [orders]")
     # order_lines: the mapped net_revenue is the amount before the mapped discount
     net_revenue_before_discount: bool = False
+    # key tables read from a file that repeats keys: keep the first / last row per key, or
+    # refuse (None: identical repeats collapse, differing ones are an error)
+    dedupe: str | None = None
 
 
 def _err(origin: str, key: str, msg: str) -> KeyfolioError:
@@ -188,6 +194,12 @@ def parse_mapping(text: str, base: Path, origin: str = "mapping") -> list[TableM
         if before and table != "order_lines":
             raise _err(origin, f"{table}.net_revenue_before_discount",
                        "applies to order_lines only")  # fmt: skip
+        dedupe = body.get("dedupe")
+        if dedupe is not None and dedupe not in DEDUPE:
+            raise _err(origin, f"{table}.dedupe",
+                       f"expected one of {', '.join(DEDUPE)}, found {dedupe!r}")  # fmt: skip
+        if dedupe is not None and not TABLES[table].key:
+            raise _err(origin, f"{table}.dedupe", f"{table} has no key to deduplicate on")
         opts = {k: v for k, v in body.items() if k in OPTION_NAMES}
         canonical, extra = check_columns(table, columns, origin)
         for k in keep:
@@ -203,6 +215,7 @@ def parse_mapping(text: str, base: Path, origin: str = "mapping") -> list[TableM
                 keep=extra,
                 origin=f"{origin} [{table}]",
                 net_revenue_before_discount=before,
+                dedupe=dedupe,
             )
         )
     return out
