@@ -191,9 +191,8 @@ def test_cli_json_is_unchanged_for_a_good_import(ws: Workspace, tmp_path: Path) 
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert res.returncode == 0, res.stderr
-    assert json.loads(res.stdout)["tables"] == {"order_lines": 1, "accounts": 1} or json.loads(
-        res.stdout
-    )["tables"] == {"order_lines": 1}
+    out = json.loads(res.stdout)
+    assert out["ok"] is True and out["tables"] == {"order_lines": 1}
 
 
 def test_every_canonical_column_is_documented_in_the_readme_and_by_schema() -> None:
@@ -367,3 +366,29 @@ def test_a_bad_dedupe_is_refused(ws: Workspace, tmp_path: Path) -> None:
     _write(tmp_path / "sales.csv", FLAT_SALES)
     with pytest.raises(KeyfolioError, match="expected one of first, last, error"):
         import_mapping(ws, _mapping(tmp_path, FLAT_MAPPING.format(dedupe='dedupe = "any"')))
+
+
+# -- 10. --json covers failures ---------------------------------------------------------------
+def test_a_failed_import_with_json_prints_the_problems(ws: Workspace, tmp_path: Path) -> None:
+    csv = "CustomerID,InvoiceDate,Quantity,Price\nC1,1/13/11,1,10\nC2,2011-01-02,x,5\n"
+    m = _flat(tmp_path, csv, 'unit_price = "Price"', 'date_format = "%m/%d/%Y"')
+    res = subprocess.run(
+        [sys.executable, "-c", "from keyfolio.cli import main; main()", "import", str(ws.root),
+         "--mapping", str(m), "--json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert res.returncode == 1
+    out = json.loads(res.stdout)
+    assert out["ok"] is False and out["error"].startswith("import failed with")
+    cells = {(p["row"], p["column"]) for p in out["problems"]}
+    assert {(2, "InvoiceDate"), (3, "Quantity")} <= cells
+    assert set(out["problems"][0]) == {"file", "row", "column", "expected", "found"}
+    assert "Traceback" not in res.stderr
+    # a mistake in the mapping itself: one error, as JSON too
+    bad = _write(tmp_path / "bad.toml", "[nope]\nfile = 'x.csv'\n")
+    res = subprocess.run(
+        [sys.executable, "-c", "from keyfolio.cli import main; main()", "import", str(ws.root),
+         "--mapping", str(bad), "--json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert res.returncode == 1 and "unknown table" in json.loads(res.stdout)["error"]

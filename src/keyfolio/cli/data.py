@@ -11,6 +11,7 @@ import typer
 from keyfolio.cli import render
 from keyfolio.cli.console import bars, esc, handled, print_json, say, warn
 from keyfolio.cli.options import JsonOpt, WorkspaceArg
+from keyfolio.errors import KeyfolioError
 from keyfolio.ingest import import_files
 from keyfolio.sample import make_sample
 from keyfolio.schema import TABLE_DOCS, describe
@@ -69,12 +70,20 @@ def import_(
         "decimal": decimal, "sheet": sheet, "header_row": header_row, "missing": missing,
         "where": where,
     }  # fmt: skip
-    result = import_files(
-        Workspace.open(workspace), table=table, file=file, mapping=mapping, columns=col or [],
-        options={k: v for k, v in opts.items() if v is not None},
-    )  # fmt: skip
+    try:
+        result = import_files(
+            Workspace.open(workspace), table=table, file=file, mapping=mapping,
+            columns=col or [], options={k: v for k, v in opts.items() if v is not None},
+        )  # fmt: skip
+    except KeyfolioError as exc:
+        if not as_json:
+            raise
+        problems = getattr(exc, "problems", None)  # an ImportValidationError lists them
+        print_json({"ok": False, "error": str(exc).splitlines()[0],
+                    "problems": [dataclasses.asdict(p) for p in problems or []]})  # fmt: skip
+        raise typer.Exit(1) from None
     if as_json:
-        print_json(dataclasses.asdict(result))
+        print_json({"ok": True, **dataclasses.asdict(result)})
         return
     for name, rows in result.tables.items():
         say(f"imported [bold]{esc(name)}[/]: {rows:,} rows")
