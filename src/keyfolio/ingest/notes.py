@@ -13,11 +13,12 @@ import re
 from collections.abc import Sequence
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from keyfolio.fmt import compact, num, pct
 from keyfolio.ingest.mapping import TableMapping
 from keyfolio.ingest.readers import ReadOptions
+from keyfolio.ingest.sql import ident, select
+from keyfolio.ingest.staging import Staging
 from keyfolio.ingest.validate import convert
 from keyfolio.schema import TABLES
 
@@ -30,29 +31,31 @@ _AMOUNT_NAMES = re.compile(
 )
 
 
-def marker_warnings(m: TableMapping, data: pa.Table) -> list[str]:
+def marker_warnings(m: TableMapping, st: Staging, view: str) -> list[str]:
     """Id columns whose values include common missing markers not declared in ``missing``."""
     declared = {x.strip() for x in m.options.missing}
+    markers = [x for x in MARKERS if x not in declared]
     out = []
     for canon, source in m.columns.items():
-        if TABLES[m.table].column(canon).kind != "id" or canon not in data.column_names:
+        if TABLES[m.table].column(canon).kind != "id":
             continue
-        col = data[canon]
-        hits = pc.value_counts(pc.filter(col, pc.is_in(col, value_set=pa.array(MARKERS))))
-        found = {v: c for v, c in zip(hits.field("values").to_pylist(),
-                                      hits.field("counts").to_pylist(), strict=True)
-                 if v not in declared}  # fmt: skip
-        if not found:
+        c = ident(canon)
+        marks = ", ".join("?" for _ in markers)
+        query = select([c, "count(*) AS n"], view, where=f"{c} IN ({marks})", group=[c],
+                       order=["n DESC", c])  # fmt: skip
+        hits = st.rows(query, markers)
+        if not hits:
             continue
+        found = {v: int(c) for v, c in hits}
         parts = ", ".join(
             f"{c:,} row{'s' if c > 1 else ''} hold{'' if c > 1 else 's'} {v!r}"
-            for v, c in sorted(found.items(), key=lambda kv: -kv[1])
+            for v, c in found.items()
         )
-        markers = ", ".join(f'"{v}"' for v in sorted(found, key=lambda v: -found[v]))
+        quoted = ", ".join(f'"{v}"' for v in found)
         out.append(
             f"{m.file.name}, column {source!r} ({m.table}.{canon}): {parts}, a common missing "
             f"marker; imported as {'an id' if len(found) == 1 else 'ids'} of their own. If it "
-            f"means no value, add missing = [{markers}]"
+            f"means no value, add missing = [{quoted}]"
         )
     return out
 
@@ -73,29 +76,25 @@ def amount_values(raw: pa.ChunkedArray | pa.Array, options: ReadOptions) -> pa.A
     return convert(raw, "number", options).values
 
 
-def amount_warning(m: TableMapping, data: pa.Table, amount_source: str | None) -> list[str]:
-    """Line amount against quantity x unit price x (1 - discount), where a file has both."""
-    cols = data.column_names
-    if not {"quantity", "unit_price"} <= set(cols):
+def amount_warning(
+    m: TableMapping, st: Staging, view: str, columns: Sequence[str], amount_source: str | None
+) -> list[str]:
+    """Line amount against quantity x unit price x (1 - discount), where a file has both
+    (``columns``: the staged view's)."""
+    if not {"quantity", "unit_price"} <= set(columns):
         return []
-    if "net_revenue" in cols and "net_revenue" in m.columns:
-        amount, name, mapped = data["net_revenue"], m.columns["net_revenue"], True
-    elif amount_source is not None and AMOUNT in cols:
-        amount, name, mapped = data[AMOUNT], amount_source, False
+    if "net_revenue" in columns and "net_revenue" in m.columns:
+        amount, name, mapped = ident("net_revenue"), m.columns["net_revenue"], True
+    elif amount_source is not None and AMOUNT in columns:
+        amount, name, mapped = ident(AMOUNT), amount_source, False
     else:
         return []
-    disc = pc.fill_null(data["discount"], 0.0) if "discount" in cols else 0.0
-    gross = pc.multiply(pc.multiply(data["quantity"], data["unit_price"]), pc.subtract(1.0, disc))
-    both = pc.and_(amount.is_valid(), gross.is_valid())
-    a = pc.filter(amount, both)
-    g = pc.filter(gross, both)
-    n = len(a)
-    if not n:
-        return []
-    sa, sg = pc.sum(a).as_py() or 0.0, pc.sum(g).as_py() or 0.0
-    off = pc.greater(pc.abs(pc.subtract(a, g)), pc.multiply(pc.abs(a), 0.01))
-    n_off = int(pc.sum(off).as_py() or 0)
-    if not n_off:
+    disc = 'coalesce("discount", 0.0)' if "discount" in columns else "0.0"
+    pairs = select([f"{amount} AS a", f'"quantity" * "unit_price" * (1.0 - {disc}) AS g'], view)
+    totals = ["count(*)", "coalesce(sum(a), 0)", "coalesce(sum(g), 0)",
+              "count(*) FILTER (WHERE abs(a - g) > abs(a) * 0.01)"]  # fmt: skip
+    n, sa, sg, n_off = st.rows(select(totals, pairs, where="a IS NOT NULL AND g IS NOT NULL"))[0]
+    if not n or not n_off:
         return []
     rel = (sg - sa) / sa if sa else float("nan")
     used = (

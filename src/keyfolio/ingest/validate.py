@@ -7,8 +7,9 @@ bad rows, whose ``__row`` numbers and raw values become :class:`Problem` entries
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -17,6 +18,7 @@ from keyfolio.errors import KeyfolioError, Problem
 from keyfolio.ingest.readers import ROW, ReadOptions
 
 ROWS_SHOWN = 20  # problems listed per (file, column, check); the rest are counted
+KINDS_COUNTED = 10_000  # distinct bad values counted per check (beyond: "more than")
 _NUMBER = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 _ISO = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?$"
 _TRUE = ["true", "1", "yes", "y", "t"]
@@ -24,27 +26,47 @@ _FALSE = ["false", "0", "no", "n", "f"]
 
 
 @dataclass
+class _Values:
+    """Bad values of one (file, column, check), gathered across batches."""
+
+    first: dict[Any, tuple[int, int]] = field(default_factory=dict)  # value -> (row, rows)
+    kinds: set[Any] = field(default_factory=set)  # distinct values, up to KINDS_COUNTED
+    total: int = 0
+
+
+@dataclass
 class Collector:
     """Collects every problem; lists at most ``cap`` per (file, column, check)."""
 
     cap: int = ROWS_SHOWN
-    problems: list[Problem] = field(default_factory=list)
+    distinct: int = 5  # bad values shown per (file, column, check) by :meth:`add_values`
+    problems: list[Problem | tuple[str, str | None, str]] = field(default_factory=list)
     _shown: Counter[tuple[str, str | None, str]] = field(default_factory=Counter)
     _total: Counter[tuple[str, str | None, str]] = field(default_factory=Counter)
+    _values: dict[tuple[str, str | None, str], _Values] = field(default_factory=dict)
 
     def add(self, problem: Problem) -> None:
         self.problems.append(problem)
 
     def add_rows(
-        self, file: str, column: str | None, expected: str, rows: pa.Array, found: Sequence[str]
+        self,
+        file: str,
+        column: str | None,
+        expected: str,
+        rows: pa.Array | Sequence[int],
+        found: Sequence[str],
+        total: int | None = None,
     ) -> None:
-        """Rows (``__row`` numbers) that failed one check, with what was found in each."""
+        """Rows (``__row`` numbers) that failed one check, with what was found in each;
+        ``total``: how many rows failed when ``rows`` are only the first of them."""
         key = (file, column, expected)
-        self._total[key] += len(rows)
+        listed = rows.to_pylist() if isinstance(rows, pa.Array | pa.ChunkedArray) else list(rows)
+        n = len(listed) if total is None else total
+        self._total[key] += n
         room = max(self.cap - self._shown[key], 0)
-        for r, f in zip(rows[:room].to_pylist(), list(found)[:room], strict=True):
+        for r, f in zip(listed[:room], list(found)[:room], strict=True):
             self.problems.append(Problem(file, r, column, expected, f))
-        self._shown[key] += min(room, len(rows))
+        self._shown[key] += min(room, len(listed))
 
     def add_mask(
         self,
@@ -59,15 +81,13 @@ class Collector:
         mask = pc.fill_null(mask, False)
         n = pc.sum(mask).as_py() or 0
         if n:
-            rows = pc.filter(table[ROW], mask)
+            rows = pc.filter(table[ROW], mask)[: self.cap]
             if values is None:
-                found = ["an empty field"] * min(n, self.cap)
+                found = ["an empty field"] * len(rows)
             else:
-                shown = pc.filter(values, mask)[: self.cap].to_pylist()
-                found = ["an empty field" if v in (None, "") else repr(_short(v)) for v in shown]
-            self.add_rows(
-                file, column, expected, rows.combine_chunks(), found + [""] * (n - len(found))
-            )
+                found = [found_text(v) for v in pc.filter(values, mask)[: self.cap].to_pylist()]
+            self.add_rows(file, column, expected, rows.combine_chunks() if isinstance(
+                rows, pa.ChunkedArray) else rows, found, total=int(n))  # fmt: skip
         return int(n)
 
     def add_values(
@@ -78,49 +98,52 @@ class Collector:
         table: pa.Table,
         mask: pa.Array,
         values: pa.Array,
-        distinct: int = 5,
     ) -> int:
         """Like :meth:`add_mask`, but one problem per distinct bad value (its first row and
         how many rows carry it), at most ``distinct`` of them, and the total: a column of
-        dates in the wrong format shows its few kinds of values, not 20 rows of one."""
+        dates in the wrong format shows its few kinds of values, not 20 rows of one. Calls
+        for the batches of one file add up."""
         mask = pc.fill_null(mask, False)
         n = int(pc.sum(mask).as_py() or 0)
         if not n:
             return 0
+        key = (file, column, expected)
+        group = self._values.get(key)
+        if group is None:
+            group = self._values[key] = _Values()
+            self.problems.append(key)  # where the group is listed
         rows = pc.filter(table[ROW], mask).combine_chunks()
         vals = pc.filter(values, mask)
         counts = pc.value_counts(vals)
-        kinds = len(counts)
-        uniques = pc.unique(vals)  # in order of first appearance
-        firsts = pc.index_in(uniques, value_set=vals)
         by_value = dict(zip(counts.field("values").to_pylist(),
                             counts.field("counts").to_pylist(), strict=True))  # fmt: skip
-        for value, first in list(zip(uniques.to_pylist(), firsts.to_pylist(), strict=True))[
-            :distinct
-        ]:
-            k = by_value[value]
-            shown = "an empty field" if value in (None, "") else repr(_short(value))
-            more = f" ({k:,} rows with this value)" if k > 1 else ""
-            self.problems.append(Problem(file, rows[first].as_py(), column, expected,
-                                         shown + more))  # fmt: skip
-        if n > 1 and (kinds > distinct or n > min(kinds, distinct)):
-            self.problems.append(
-                Problem(
-                    file,
-                    None,
-                    column,
-                    expected,
-                    f"{n:,} row(s) in all, {kinds:,} distinct value(s)",
-                )  # fmt: skip
-            )
+        uniques = pc.unique(vals)  # in order of first appearance
+        firsts = pc.index_in(uniques, value_set=vals).to_pylist()
+        for value, first in zip(uniques.to_pylist(), firsts, strict=True):
+            if value in group.first:
+                row, k = group.first[value]
+                group.first[value] = (row, k + by_value[value])
+            elif len(group.first) < self.distinct:
+                group.first[value] = (rows[first].as_py(), by_value[value])
+            if len(group.kinds) <= KINDS_COUNTED:
+                group.kinds.add(value)
+        group.total += n
         return n
 
     @property
     def count(self) -> int:
-        return len(self.problems) + sum(self._total[k] - self._shown[k] for k in self._total)
+        listed = sum(1 for p in self.problems if isinstance(p, Problem))
+        return (
+            listed + len(self._values) + sum(self._total[k] - self._shown[k] for k in self._total)
+        )
 
     def finish(self) -> list[Problem]:
-        out = list(self.problems)
+        out: list[Problem] = []
+        for p in self.problems:
+            if isinstance(p, Problem):
+                out.append(p)
+            else:
+                out.extend(self._value_problems(p, self._values[p]))
         for key, total in self._total.items():
             extra = total - self._shown[key]
             if extra > 0:
@@ -135,6 +158,25 @@ class Collector:
                     )
                 )
         return out
+
+    @staticmethod
+    def _value_problems(key: tuple[str, str | None, str], group: _Values) -> list[Problem]:
+        file, column, expected = key
+        out = []
+        for value, (row, k) in group.first.items():
+            more = f" ({k:,} rows with this value)" if k > 1 else ""
+            out.append(Problem(file, row, column, expected, found_text(value) + more))
+        kinds, shown = len(group.kinds), len(group.first)
+        if group.total > 1 and (kinds > shown or group.total > shown):
+            what = f"more than {KINDS_COUNTED:,}" if kinds > KINDS_COUNTED else f"{kinds:,}"
+            said = f"{group.total:,} row(s) in all, {what} distinct value(s)"
+            out.append(Problem(file, None, column, expected, said))
+        return out
+
+
+def found_text(v: object) -> str:
+    """A source value as a problem shows it."""
+    return "an empty field" if v in (None, "") else repr(_short(v))
 
 
 def _short(v: object) -> object:
@@ -201,7 +243,7 @@ def convert(
     elif kind == "number":
         ok, out = _numbers(trimmed, options.decimal)
     elif kind == "date":
-        ok, out, far = _dates(trimmed, options)
+        ok, out, far = _by_value(_dates, trimmed, options)
         bad = pc.and_(present, pc.invert(pc.fill_null(ok, False)))
         bad = pc.and_(bad, pc.invert(far))
         out = pc.if_else(pc.and_(present, ok), out, pa.scalar(None, out.type))
@@ -253,6 +295,23 @@ def _far(dates: pa.Array, options: ReadOptions) -> pa.Array:
     years = pc.year(dates)
     lo, hi = options.date_range
     return pc.fill_null(pc.or_(pc.less(years, lo), pc.greater(years, hi)), False)
+
+
+def _by_value(
+    fn: Callable[[pa.Array, ReadOptions], tuple[pa.Array, ...]], s: pa.Array, options: ReadOptions
+) -> tuple[pa.Array, ...]:
+    """``fn`` over the distinct values of ``s`` only, spread back to every row: a date
+    column repeats a few thousand days over millions of lines, and parsing is the costly
+    part (the result is the same, row for row)."""
+    enc = pc.dictionary_encode(s)
+    if len(enc.dictionary) * 2 > len(s):
+        return tuple(pc.fill_null(a, False) if a.type == pa.bool_() else a for a in fn(s, options))
+    out = fn(enc.dictionary, options)
+    return tuple(
+        pc.fill_null(pc.take(a, enc.indices), False) if a.type == pa.bool_()
+        else pc.take(a, enc.indices)
+        for a in out
+    )  # fmt: skip
 
 
 def _dates(s: pa.Array, options: ReadOptions) -> tuple[pa.Array, pa.Array, pa.Array]:

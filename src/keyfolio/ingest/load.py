@@ -1,0 +1,302 @@
+"""One source file to its staged canonical table: read in batches, each converted,
+checked and appended to a hidden Parquet file (:mod:`keyfolio.ingest.staging`), so memory
+holds one batch whatever the file's size.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from keyfolio.errors import ImportValidationError, KeyfolioError, Problem
+from keyfolio.ingest import computed, notes
+from keyfolio.ingest.mapping import TableMapping
+from keyfolio.ingest.readers import ROW, open_source
+from keyfolio.ingest.staging import Background, Staging, iter_ahead
+from keyfolio.ingest.validate import (
+    Collector,
+    apply_where,
+    compile_where,
+    convert,
+    expectation,
+    range_expectation,
+)
+from keyfolio.schema import ARROW_TYPES, TABLES
+
+BAD = "__bad"  # rows with a conversion problem: left out of cross-table checks
+NUM = "__num__"  # a kept extra column read as numbers (used when every value is one)
+
+
+@dataclass
+class Staged:
+    """One source converted and staged in two files read side by side: the final columns
+    (canonical and kept extras, as the table will be written) and the helper columns
+    (``__row``, ``__bad``, a line amount, kept extras as numbers). ``view`` joins them by
+    position in the staging connection."""
+
+    mapping: TableMapping
+    view: str
+    rows: int
+    final_path: Path  # the staged final columns: the table itself unless ``rewrite``
+    filtered: int = 0
+    rewrite: bool = False  # the final table must be written from the checked view
+    numeric_keep: list[str] = field(default_factory=list)  # kept extras that are numbers
+    amount: str | None = None  # an unmapped line amount staged as notes.AMOUNT
+    notes: list[str] = field(default_factory=list)  # warnings for the import summary
+
+    @property
+    def file(self) -> str:
+        return str(self.mapping.file)
+
+    @property
+    def table(self) -> str:
+        return self.mapping.table
+
+    def source_col(self, canon: str) -> str:
+        return self.mapping.columns.get(canon, canon)
+
+    @property
+    def columns(self) -> list[str]:
+        """The final table's columns, in mapping order."""
+        return [*self.mapping.columns, *self.mapping.keep]
+
+
+@dataclass
+class _KeepStats:
+    """Whether a kept extra column is all numbers, over every batch."""
+
+    bad: bool = False
+    present: bool = False
+
+
+def stage(m: TableMapping, st: Staging, out: Collector, name: str) -> Staged | None:
+    """Read, convert and stage one source as view ``name``; None when it cannot be used
+    (its problems are in ``out``)."""
+    expected = [c for c in (*m.columns.values(), *m.keep.values()) if not computed.is_expression(c)]
+    exprs: dict[str, computed.Computed] = {}
+    final, side = st.writer(name), st.writer(f"{name}.side")
+    keep = {k: _KeepStats() for k in m.keep}
+    writes = Background()
+    try:
+        src = open_source(m.file, m.options, expected)
+        if not m.columns:
+            m.columns = {c: c for c in TABLES[m.table].names if c in src.columns}
+        if not check_mapped_columns(m, src.columns, out, exprs):
+            return None
+        query = compile_where(m.options.where, src.columns, m.origin) if m.options.where else None
+        amount = notes.amount_column(m, src.columns)
+        schema = _final_schema(m)
+        filtered = 0
+        for batch in iter_ahead(src.batches):
+            if query is not None:
+                before = batch.num_rows
+                batch = apply_where(batch, query)
+                filtered += before - batch.num_rows
+            part = _convert_batch(m, batch, out, exprs)
+            writes.submit(final, part.select(schema.names).cast(schema))
+            helpers = part.select([ROW, BAD])
+            for k, source in m.keep.items():
+                c = convert(batch[source], "number", m.options)
+                keep[k].bad = keep[k].bad or bool(pc.any(c.bad).as_py())
+                keep[k].present = keep[k].present or not bool(pc.all(c.missing).as_py())
+                helpers = helpers.append_column(NUM + k, c.values)
+            if amount is not None:
+                values = notes.amount_values(batch[amount], m.options)
+                helpers = helpers.append_column(notes.AMOUNT, values)
+            writes.submit(side, helpers)
+        writes.close()
+    except ImportValidationError as e:
+        for p in e.problems:
+            out.add(p)
+        return None
+    finally:
+        with contextlib.suppress(Exception):
+            writes.close()  # an error of the writes after another error is not news
+        final.close()
+        side.close()
+    if final.rows == 0:
+        what = "no rows left after where" if filtered else "no data rows"
+        out.add(Problem(str(m.file), None, None, "at least one data row", what))
+        return None
+    st.view(name, final.path, side.path)
+    numeric = [k for k, s in keep.items() if s.present and not s.bad]
+    return Staged(m, name, final.rows, final.path, filtered, bool(numeric), numeric, amount)
+
+
+def _final_schema(m: TableMapping) -> pa.Schema:
+    """The table as it will be written: mapped canonical columns, then kept extras (text)."""
+    tspec = TABLES[m.table]
+    fields = [pa.field(c, ARROW_TYPES[tspec.column(c).kind]) for c in m.columns]
+    return pa.schema([*fields, *(pa.field(k, pa.string()) for k in m.keep)])
+
+
+# -- columns ------------------------------------------------------------------------------
+
+
+def _suggest(name: str, found: list[str]) -> str:
+    lower = {c.lower(): c for c in found}
+    if name.lower() in lower:
+        return f"; did you mean {lower[name.lower()]!r}?"
+    close = difflib.get_close_matches(name, found, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _found_columns(found: list[str]) -> str:
+    shown = ", ".join(found[:20]) + (" ..." if len(found) > 20 else "")
+    return f"columns {shown}"
+
+
+def check_mapped_columns(
+    m: TableMapping, found: list[str], out: Collector, exprs: dict[str, computed.Computed]
+) -> bool:
+    """Required and mapped columns exist in the source (or are expressions over it, parsed
+    into ``exprs``); False when reading is pointless."""
+    file, ok = str(m.file), True
+    tspec = TABLES[m.table]
+    for canon in tspec.required:
+        if canon not in m.columns:
+            hint = _suggest(canon, found)
+            out.add(
+                Problem(
+                    file,
+                    None,
+                    canon,
+                    f'a column for required {m.table}.{canon} (map it: {canon} = "SourceColumn")',
+                    _found_columns(found) + hint,
+                )
+            )
+            ok = False
+    pairs: list[tuple[str | None, str]] = [
+        *m.columns.items(),
+        *((None, k) for k in m.keep.values()),
+    ]
+    for target, source in pairs:
+        if source not in found and target is not None and computed.is_expression(source):
+            try:
+                exprs[target] = computed.parse(source, found, m.origin, target)
+            except KeyfolioError as e:
+                out.add(Problem(file, None, None, "a computed column over the file's columns",
+                                str(e)))  # fmt: skip
+                ok = False
+            continue
+        if source not in found:
+            what = f"mapped to {target}" if target else "kept as an attribute"
+            out.add(
+                Problem(
+                    file,
+                    None,
+                    source,
+                    f"a column {source!r} ({what})",
+                    _found_columns(found) + _suggest(source, found),
+                )
+            )
+            ok = False
+    if m.table == "order_lines":
+        cols = set(m.columns)
+        if "order_id" not in cols and not {"account_id", "order_date"} <= cols:
+            out.add(
+                Problem(
+                    file,
+                    None,
+                    None,
+                    "order_id (header + lines) or account_id and "
+                    "order_date (flat lines) among the mapped columns",
+                    f"mapped {', '.join(sorted(cols)) or 'nothing'}",
+                )
+            )
+            ok = False
+        if {"net_revenue", "discount"} <= cols and not m.net_revenue_before_discount:
+            out.add(
+                Problem(
+                    file,
+                    None,
+                    m.columns["discount"],
+                    "net_revenue or discount, not both: revenue is net_revenue where it is given, "
+                    "so the discount would be ignored; drop discount if net_revenue is after "
+                    "discount, or set net_revenue_before_discount = true",
+                    f"net_revenue = {m.columns['net_revenue']!r} and discount = "
+                    f"{m.columns['discount']!r}",
+                )
+            )
+            ok = False
+        if not cols & {"net_revenue", "unit_price"}:
+            out.add(
+                Problem(
+                    file,
+                    None,
+                    None,
+                    "net_revenue or unit_price among the mapped "
+                    "columns (revenue = net_revenue or quantity × unit_price × (1 − discount))",
+                    f"mapped {', '.join(sorted(cols))}",
+                )
+            )
+            ok = False
+    return ok
+
+
+def _convert_batch(
+    m: TableMapping, batch: pa.Table, out: Collector, exprs: dict[str, computed.Computed]
+) -> pa.Table:
+    tspec = TABLES[m.table]
+    file = str(m.file)
+    arrays: dict[str, pa.Array] = {}
+    missing: dict[str, pa.Array] = {}
+    row_bad = pa.array([False] * batch.num_rows, pa.bool_())
+    for canon, source in m.columns.items():
+        kind = tspec.column(canon).kind
+        raw = (
+            computed.evaluate(exprs[canon], batch, kind, m.options, file, out)
+            if canon in exprs
+            else batch[source]
+        )
+        c = convert(raw, kind, m.options)
+        if kind == "date":
+            expected = f"{expectation(kind, m.options)} for {canon}"
+            out.add_values(file, source, expected, batch, c.bad, c.raw)
+            assert c.out_of_range is not None
+            out.add_values(file, source, range_expectation(m.options), batch, c.out_of_range,
+                           c.raw)  # fmt: skip
+            row_bad = pc.or_(row_bad, pc.or_(c.bad, c.out_of_range))
+        elif kind not in ("id", "text"):
+            expected = f"{expectation(kind, m.options)} for {canon}"
+            out.add_mask(file, source, expected, batch, c.bad, c.raw)
+            row_bad = pc.or_(row_bad, c.bad)
+        if tspec.column(canon).required:
+            out.add_mask(
+                file, source, f"a value (required for {m.table}.{canon})", batch, c.missing
+            )
+            row_bad = pc.or_(row_bad, c.missing)
+        arrays[canon] = c.values
+        missing[canon] = c.missing
+    if m.table == "order_lines":
+        _check_revenue_given(m, batch, missing, out)
+        if m.net_revenue_before_discount and {"net_revenue", "discount"} <= set(arrays):
+            off = pc.subtract(1.0, pc.fill_null(arrays["discount"], 0.0))
+            arrays["net_revenue"] = pc.multiply(arrays["net_revenue"], off)
+    for name, source in m.keep.items():
+        arrays[name] = convert(batch[source], "text", m.options).values
+    arrays[ROW] = batch[ROW].combine_chunks()
+    arrays[BAD] = row_bad
+    return pa.table(arrays)
+
+
+def _check_revenue_given(
+    m: TableMapping, batch: pa.Table, missing: dict[str, pa.Array], out: Collector
+) -> None:
+    """Every line needs net_revenue or unit_price (empty fields only; bad values are reported)."""
+    given = [c for c in ("unit_price", "net_revenue") if c in missing]
+    if not given:
+        return
+    no_rev = missing[given[0]]
+    for c in given[1:]:
+        no_rev = pc.and_(no_rev, missing[c])
+    expected = "a unit_price or net_revenue on every line: it gives the revenue"
+    out.add_mask(str(m.file), m.columns[given[0]], expected, batch, no_rev)
+
+
+__all__ = ["BAD", "NUM", "Staged", "check_mapped_columns", "stage"]
