@@ -23,7 +23,12 @@ from keyfolio.workspace import POLICY_FILE, Workspace
 
 MAPPING = """[order_lines]
 file = "{file}"
-columns = {{ order_id = "OrderID", account_id = "Customer", order_date = "OrderDate", quantity = "Qty", unit_price = "Price" }}
+[order_lines.columns]
+order_id = "OrderID"
+account_id = "Customer"
+order_date = "OrderDate"
+quantity = "Qty"
+unit_price = "Price"
 """
 
 
