@@ -59,8 +59,10 @@ def one_per_key(
     n_keys = n_rows - repeats
     warnings = []
     if dedupe is not None or any(differ.values()):
+        what = " + ".join(key)
         clash = ", ".join(
-            f"{source_of.get(c, c)!r} for {n:,}" for c, n in differ.items() if n
+            f"{source_of.get(c, c)!r} ({n:,} {what} value{'s' if n > 1 else ''})"
+            for c, n in differ.items() if n
         )  # fmt: skip
         warnings.append(
             f"{file}: {n_rows:,} rows for {n_keys:,} {' + '.join(key)} values; kept the "

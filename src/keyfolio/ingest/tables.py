@@ -42,7 +42,7 @@ def check_table(got: Staged, st: Staging, out: Collector) -> int:
     if key and all(k in got.columns for k in key):
         values = [c for c in got.columns if c not in key]
         kept, rows, said = dedupe.one_per_key(
-            st, shaped, key, values, m.dedupe, got.file, m.columns, out,
+            st, shaped, key, values, m.dedupe, got.file, {**m.columns, **m.keep}, out,
             collapse_identical=TABLES[m.table].keep_extra,
         )  # fmt: skip
         got.notes.extend(said)
