@@ -350,7 +350,7 @@ def test_accounts_and_their_attributes_from_the_flat_sales_file(
     assert acc.loc["Reims Collectables", "country"] == "France"
     assert acc.loc["Land of Toys Inc.", "territory"] == "NA"  # a value here (declared text)
     (w,) = [w for w in result.warnings if "rows for 2 account_id values" in w]
-    assert "kept the first row of each" in w and "'COUNTRY' for 1" in w
+    assert "kept the first row of each" in w and "'COUNTRY' (1 account_id value)" in w
     import_mapping(ws, _mapping(tmp_path, FLAT_MAPPING.format(dedupe='dedupe = "last"')))
     acc = ws.read_table("accounts").to_pandas().set_index("account_id")
     assert acc.loc["Reims Collectables", "country"] == "FR"
