@@ -21,7 +21,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from keyfolio.errors import ImportValidationError, KeyfolioError, Problem
-from keyfolio.ingest.mapping import TableMapping, check_columns, load_mapping
+from keyfolio.ingest.mapping import (
+    TableMapping,
+    check_columns,
+    load_mapping,
+    numbered_columns,
+)
+from keyfolio.ingest.options import option_style
 from keyfolio.ingest.readers import (
     ROW,
     ReadOptions,
@@ -137,8 +143,10 @@ def import_files(
         raise KeyfolioError(
             "expected --mapping FILE, or TABLE FILE (e.g. `accounts customers.csv`)"
         )
-    opts = ReadOptions(**options) if options else None
-    return import_table(ws, table, file, parse_columns(columns or []), opts)
+    with option_style("cli"):  # hints name --header-row, not the mapping's header_row
+        opts = ReadOptions(**options) if options else None
+        cols = numbered_columns(parse_columns(columns or []), opts, table)
+        return import_table(ws, table, file, cols, opts)
 
 
 def run_import(ws: Workspace, mappings: list[TableMapping]) -> ImportResult:
@@ -237,18 +245,18 @@ def _check_mapped_columns(m: TableMapping, found: list[str], out: Collector) -> 
         *m.columns.items(),
         *((None, k) for k in m.keep.values()),
     ]
+    numbered = not m.options.header and m.options.names is None
     for target, source in pairs:
         if source not in found:
             what = f"mapped to {target}" if target else "kept as an attribute"
-            out.add(
-                Problem(
-                    file,
-                    None,
-                    source,
-                    f"a column {source!r} ({what})",
-                    _found_columns(found) + _suggest(source, found),
-                )
-            )
+            if numbered and source.isdigit():  # a column number beyond the last
+                expected = f"a column number from 1 to {len(found)} ({what})"
+                out.add(Problem(file, None, source, expected, f"column {source}; the rows have "
+                                f"{len(found)} fields"))  # fmt: skip
+            else:
+                expected = f"a column {source!r} ({what})"
+                out.add(Problem(file, None, source, expected,
+                                _found_columns(found) + _suggest(source, found)))  # fmt: skip
             ok = False
     if m.table == "order_lines":
         cols = set(m.columns)

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from keyfolio.errors import KeyfolioError, Problem
+from keyfolio.ingest.options import option, set_option
 from keyfolio.ingest.readers import ROW, ReadOptions
 
 ROWS_SHOWN = 20  # problems listed per (file, column, check); the rest are counted
@@ -206,8 +207,8 @@ def _dates(s: pa.Array, fmt: str | None) -> tuple[pa.Array, pa.Array]:
 
 def date_expectation(fmt: str | None) -> str:
     if fmt is None:
-        return 'a date as yyyy-mm-dd (or set date_format, e.g. "%d/%m/%Y")'
-    return f"a date in date_format {fmt!r}"
+        return f'a date as yyyy-mm-dd (or {set_option("date_format")}, e.g. "%d/%m/%Y")'
+    return f"a date in {option('date_format')} {fmt!r}"
 
 
 def number_expectation(decimal: str) -> str:
