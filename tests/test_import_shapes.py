@@ -286,6 +286,23 @@ def test_missing_sheet_lists_the_sheets(
     assert problems == [Problem(str(path), None, None, expected, found)]
 
 
+def test_headerless_sheet(ws: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "accounts.xlsx"
+    wb = openpyxl.Workbook()
+    sheet = wb.active
+    assert sheet is not None
+    sheet.append([None, None])
+    sheet.append(["007", "Bond Supplies"])
+    sheet.append(["0042", "Acme", "x"])
+    wb.save(path)
+    opts = ReadOptions(header=False, names=["Id", "Name"])
+    problems = _problems(import_table, ws, "accounts", path, {"account_id": "Id"}, opts)
+    assert [(p.row, p.found) for p in problems] == [(3, "3 fields")]
+    cols = {"account_id": "1", "name": "2"}  # numbered columns: A is "1"
+    import_table(ws, "accounts", path, cols, ReadOptions(header=False))
+    assert ws.read_table("accounts")["name"].to_pylist() == ["Bond Supplies", "Acme"]
+
+
 def test_xls_that_is_really_html(ws: Workspace, tmp_path: Path) -> None:
     path = tmp_path / "export.xls"
     path.write_text(
@@ -356,10 +373,12 @@ def test_one_table_form_hints_name_the_command_line_options(ws: Workspace, tmp_p
 
 def test_a_later_row_with_too_many_fields_is_located(ws: Workspace, tmp_path: Path) -> None:
     src = tmp_path / "orders.csv"
-    src.write_text("OrderID,CustomerID,OrderDate\n" + "A-1,007,2024-01-15\n" * 5
-                   + '"A,2",007,2024-01-15,extra\n')  # fmt: skip
+    src.write_text("OrderID,CustomerID,OrderDate\n" + "A-1,007,2024-01-15\n" * 4
+                   + '\n"A\n1",007,2024-01-15\n"A,2",007,2024-01-15,extra\n')  # fmt: skip
     problems = _problems(import_table, ws, "orders", src, ORDERS)
-    assert problems == [Problem(str(src), 7, None, "3 fields per row, like the header", "4 fields")]
+    assert problems == [  # line 9: after a blank line and a quoted line break
+        Problem(str(src), 9, None, "3 fields per row, like the header", "4 fields")
+    ]
 
 
 # -- bad input for the new options -----------------------------------------------------------

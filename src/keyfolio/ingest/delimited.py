@@ -189,22 +189,27 @@ def open_delimited(path: Path, options: ReadOptions, expected: Sequence[str]) ->
     rows = _peek_rows(path, options)
     if options.header:
         header = check_header(path, rows, options, expected)
-        _check_delimiter(path, header, options, options.header_row)
+        _check_delimiter(path, header, options, options.header_row, expected)
     else:
-        first = [r for r in rows if r]
-        if first:
-            _check_delimiter(path, first[0], options, rows.index(first[0]) + 1)
-        header = headerless_names(path, first, options)
+        data = [r for r in rows if r]  # records: row 1 is the first
+        if data:
+            _check_delimiter(path, data[0], options, 1, expected)
+        header = headerless_names(path, data, options)
     return Source(path, header, _batches(path, options, header))
 
 
-def _check_delimiter(path: Path, fields: list[str], options: ReadOptions, row: int) -> None:
-    """A header (or first row) of one field that holds another delimiter: say which."""
+def _check_delimiter(
+    path: Path, fields: list[str], options: ReadOptions, row: int, expected: Sequence[str]
+) -> None:
+    """A header (or first row) of one field that holds another delimiter: say which.
+
+    Aligned text is suggested only when splitting at spaces finds a mapped column.
+    """
     if len(fields) != 1:
         return
     text = fields[0]
     hints = [(d, label) for d, label in _HINTS.items() if d != options.delimiter and d in text]
-    if options.delimiter != WHITESPACE and re.search(r"\S {2,}\S", text):
+    if options.delimiter != WHITESPACE and set(text.split()) & set(expected) - {text}:
         hints.append((WHITESPACE, WHITESPACE))
     if hints:
         delim, label = hints[0]
@@ -282,13 +287,17 @@ def _parse_problem(
 
 
 def _field_count_problem(path: Path, options: ReadOptions, width: int) -> Problem | None:
-    """The first data record whose number of fields is not ``width``, at its line."""
+    """The first data record whose number of fields is not ``width``.
+
+    Its row is the record number, as for every reader problem: the importer turns record
+    numbers into the lines an editor shows (:func:`csv_line_numbers`).
+    """
     like = "the header" if options.header else option("names") if options.names else "row 1"
     try:
-        for rec, line, row in records(path, options):
+        for rec, _, row in records(path, options):
             if rec >= options.first_data_row and len(row) != width:
                 expected = f"{width} fields per row, like {like}"
-                return Problem(str(path), line, None, expected, f"{len(row)} fields")
+                return Problem(str(path), rec, None, expected, f"{len(row)} fields")
     except (UnicodeDecodeError, csv.Error, ImportValidationError):
         return None
     return None

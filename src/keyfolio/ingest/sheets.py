@@ -63,7 +63,10 @@ def cell_text(value: Any, date_format: str | None) -> str:
 def what_it_is(head: bytes) -> str:
     """What the first bytes of a file say it is, for a file that is not the workbook named."""
     if head.startswith(_OLE):
-        return "an Excel 97-2003 workbook (rename it to .xls)"
+        return (
+            "an Excel 97-2003 workbook (rename it to .xls) or a password-protected one "
+            "(save it without a password)"
+        )
     if head.startswith(_ZIP):
         return "a zip file such as an .xlsx or .ods workbook (rename it to match)"
     if head.startswith(b"%PDF"):
@@ -163,8 +166,8 @@ def open_sheet(path: Path, options: ReadOptions, expected: Sequence[str]) -> Sou
         skip = options.header_row
     else:
         width = max([start_col + sheet.width, *(len(r) for _, r in peek)])
-        data = [r for _, r in peek if any(c.strip() for c in r)]
-        header = headerless_names(path, data, options, width=width)
+        first_row = peek[0][0] if peek else 1
+        header = headerless_names(path, [r for _, r in peek], options, width, first_row)
         skip = 0
     keep = [i for i, name in enumerate(header) if name]  # columns without a name are left out
     names = [header[i] for i in keep]

@@ -67,13 +67,18 @@ def check_header(
 
 
 def headerless_names(
-    path: Path, rows: list[list[str]], options: ReadOptions, width: int | None = None
+    path: Path,
+    rows: list[list[str]],
+    options: ReadOptions,
+    width: int | None = None,
+    first_row: int = 1,
 ) -> list[str]:
     """The columns of a file without a header: ``names``, or "1", "2", ... by position.
 
     Text (``width`` None): every row looked at has as many fields as ``names`` lists, and
     the first row's fields are the columns. A sheet (``width``: its columns): no row has a
     value beyond the last name, and ``names`` lists no more columns than the sheet has.
+    ``rows[0]`` is row ``first_row``.
     """
     if not rows or not any(c.strip() for row in rows for c in row):
         raise fail(path, "data rows", "an empty file")
@@ -81,7 +86,7 @@ def headerless_names(
     if names is None:
         return [str(k) for k in range(1, (len(rows[0]) if width is None else width) + 1)]
     expected = f"{len(names)} fields per row, as {option('names')} lists ({_shown(names)})"
-    for k, row in enumerate(rows, start=1):
+    for k, row in enumerate(rows, start=first_row):
         used = len(row) if width is None else _used(row)
         if (width is None and row and used != len(names)) or used > len(names):
             raise fail(path, expected, f"{used} fields", row=k)
