@@ -26,10 +26,7 @@ LINES = {
 }
 ACCOUNTS = {"account_id": "CustomerID", "name": "CompanyName"}
 NUMBER = "a number with decimal point, no thousands separator (e.g. 1234.5)"
-UTF8 = (
-    'text in utf-8 (set encoding = "latin-1" or "cp1252" '
-    "if the file comes from Excel or an older system)"
-)
+UTF8 = 'text in utf-8 (the file reads cleanly as "cp1252" or "latin-1": set encoding = "cp1252")'
 
 # name: (table, file, columns, options, expected problems as (row, column, expected, found))
 CASES: dict[str, tuple[str, str, dict[str, str], ReadOptions | None, list[tuple]]] = {

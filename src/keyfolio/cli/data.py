@@ -35,7 +35,10 @@ def import_(
         str | None, typer.Argument(help="Canonical table (one-table form).", show_default=False)
     ] = None,
     file: Annotated[
-        Path | None, typer.Argument(help="Source file: CSV, XLSX or Parquet.", show_default=False)
+        Path | None,
+        typer.Argument(
+            help="Source file: CSV or text, XLSX, XLS, ODS or Parquet.", show_default=False
+        ),  # fmt: skip
     ] = None,
     mapping: Annotated[
         Path | None, typer.Option("--mapping", "-m", help="Mapping file (TOML) for several tables.")
@@ -44,15 +47,26 @@ def import_(
         list[str] | None,
         typer.Option("--col", help="canonical=Source column, repeatable (one-table form)."),
     ] = None,
-    delimiter: Annotated[str | None, typer.Option(help="CSV delimiter.")] = None,
+    delimiter: Annotated[
+        str | None, typer.Option(help="Delimiter: ';', '|+|', tab or whitespace (aligned text).")
+    ] = None,
     encoding: Annotated[str | None, typer.Option(help="File encoding, e.g. latin-1.")] = None,
     date_format: Annotated[
         list[str] | None,
         typer.Option(help='strftime format, e.g. "%d.%m.%Y"; repeatable, tried in order.'),
     ] = None,
     decimal: Annotated[str | None, typer.Option(help='Decimal mark: "." or ",".')] = None,
-    sheet: Annotated[str | None, typer.Option(help="XLSX sheet name.")] = None,
+    sheet: Annotated[
+        str | None, typer.Option(help="Spreadsheet sheet: a name or a 1-based number.")
+    ] = None,
     header_row: Annotated[int | None, typer.Option(help="1-based row of the header.")] = None,
+    no_header: Annotated[
+        bool, typer.Option("--no-header", help="No header row: every row is data.")
+    ] = False,
+    names: Annotated[
+        list[str] | None,
+        typer.Option(help="Column names of a file without a header: a,b,c (with --no-header)."),
+    ] = None,
     missing: Annotated[
         list[str] | None, typer.Option(help="A string that means missing, repeatable.")
     ] = None,
@@ -68,7 +82,8 @@ def import_(
     opts = {
         "delimiter": delimiter, "encoding": encoding, "date_format": date_format,
         "decimal": decimal, "sheet": sheet, "header_row": header_row, "missing": missing,
-        "where": where,
+        "where": where, "header": False if no_header else None,
+        "names": [n for v in names for n in v.split(",")] if names else None,
     }  # fmt: skip
     try:
         result = import_files(

@@ -59,6 +59,8 @@ def is_expression(text: str) -> bool:
         tree = sqlglot.parse_one(text, dialect="duckdb")
     except (sqlglot.errors.ParseError, sqlglot.errors.TokenError):
         return False
+    if isinstance(tree, exp.Literal) and tree.is_int:
+        return False  # "2": the second column of a file without a header, not the number 2
     return not isinstance(tree, exp.Column | exp.Identifier)
 
 

@@ -22,7 +22,8 @@ from typing import Any
 from keyfolio.errors import ImportValidationError, KeyfolioError, Problem
 from keyfolio.ingest.checks import check_references, cost_warning, derive_accounts
 from keyfolio.ingest.load import Staged, stage
-from keyfolio.ingest.mapping import TableMapping, check_columns, load_mapping
+from keyfolio.ingest.mapping import TableMapping, check_columns, load_mapping, numbered_columns
+from keyfolio.ingest.options import option_style
 from keyfolio.ingest.readers import ReadOptions, csv_line_numbers, file_kind, file_sha256
 from keyfolio.ingest.sql import col, select
 from keyfolio.ingest.staging import Staging
@@ -105,8 +106,10 @@ def import_files(
         raise KeyfolioError(
             "expected --mapping FILE, or TABLE FILE (e.g. `accounts customers.csv`)"
         )
-    opts = ReadOptions(**options) if options else None
-    return import_table(ws, table, file, parse_columns(columns or []), opts)
+    with option_style("cli"):  # hints name --header-row, not the mapping's header_row
+        opts = ReadOptions(**options) if options else None
+        cols = numbered_columns(parse_columns(columns or []), opts, table)
+        return import_table(ws, table, file, cols, opts)
 
 
 def run_import(ws: Workspace, mappings: list[TableMapping]) -> ImportResult:

@@ -175,6 +175,7 @@ def check_mapped_columns(
         *m.columns.items(),
         *((None, k) for k in m.keep.values()),
     ]
+    numbered = not m.options.header and m.options.names is None
     for target, source in pairs:
         if source not in found and target is not None and computed.is_expression(source):
             try:
@@ -186,15 +187,14 @@ def check_mapped_columns(
             continue
         if source not in found:
             what = f"mapped to {target}" if target else "kept as an attribute"
-            out.add(
-                Problem(
-                    file,
-                    None,
-                    source,
-                    f"a column {source!r} ({what})",
-                    _found_columns(found) + _suggest(source, found),
-                )
-            )
+            if numbered and source.isdigit():  # a column number beyond the last
+                expected = f"a column number from 1 to {len(found)} ({what})"
+                out.add(Problem(file, None, source, expected, f"column {source}; the rows have "
+                                f"{len(found)} fields"))  # fmt: skip
+            else:
+                expected = f"a column {source!r} ({what})"
+                out.add(Problem(file, None, source, expected,
+                                _found_columns(found) + _suggest(source, found)))  # fmt: skip
             ok = False
     if m.table == "order_lines":
         cols = set(m.columns)

@@ -7,6 +7,8 @@ Format (DESIGN.md, "Import")::
     columns = { order_id = "OrderID", account_id = "CustomerID", order_date = "OrderDate" }
     date_format = "%m/%d/%Y"                 # optional reading options (see ReadOptions);
                                              # several formats: ["%m/%d/%Y", "%m/%d/%y"]
+    # header = false                         # no header: names = ["a", ...] or columns by
+    #                                        # number: columns = { account_id = 1 }
     keep = ["Segment"]                       # accounts/products: extra source columns to keep
                                              # (or name them in columns: segment = "Segment")
 
@@ -31,16 +33,18 @@ _TABLE_KEYS = (
     "file", "columns", "keep", "net_revenue_before_discount", "dedupe", *OPTION_NAMES
 )  # fmt: skip
 DEDUPE = ("first", "last", "error")
-_OPTION_TYPES: dict[str, type] = {
+_OPTION_TYPES: dict[str, type | tuple[type, ...]] = {
     "delimiter": str,
     "encoding": str,
     "date_format": list,  # one format, or several tried in order
     "decimal": str,
-    "sheet": str,
+    "sheet": (str, int),
     "header_row": int,
     "missing": list,
     "where": str,
     "date_range": list,
+    "header": bool,
+    "names": list,
 }
 
 
@@ -96,6 +100,16 @@ def check_columns(
     return canonical, extra
 
 
+def numbered_columns(
+    columns: dict[str, str], options: ReadOptions | None, table: str
+) -> dict[str, str]:
+    """The one-table form's ``--col account_id=2`` with ``--names``: the second name."""
+    if options is None or options.header or options.names is None:
+        return columns
+    cols = {k: int(v) if v.isdigit() and v not in options.names else v for k, v in columns.items()}
+    return positional_columns(cols, options, "--col", table)
+
+
 def options_from(values: dict[str, Any], origin: str, prefix: str) -> ReadOptions:
     """ReadOptions from a dict of option values, type-checked with clear messages."""
     kwargs: dict[str, Any] = {}
@@ -107,9 +121,9 @@ def options_from(values: dict[str, Any], origin: str, prefix: str) -> ReadOption
                 f"{prefix}{name}",
                 f"unknown option; expected one of: {', '.join(OPTION_NAMES)}",
             )
-        want = _OPTION_TYPES.get(name, str)
-        if name in ("missing", "date_format") and isinstance(value, str):
-            value = [value] if name == "missing" else value
+        want = _OPTION_TYPES[name]
+        if name == "missing" and isinstance(value, str):
+            value = [value]
         if name == "date_range":
             ok = (
                 isinstance(value, list)
@@ -121,9 +135,9 @@ def options_from(values: dict[str, Any], origin: str, prefix: str) -> ReadOption
                            f"expected two years [first, last], found {value!r}")  # fmt: skip
             kwargs[name] = (value[0], value[1])
             continue
-        if not isinstance(value, want | str if name == "date_format" else want) or isinstance(
-            value, bool
-        ):
+        if name == "date_format" and isinstance(value, str):
+            want = str
+        if not isinstance(value, want) or (isinstance(value, bool) and want is not bool):
             raise _err(origin, f"{prefix}{name}", f"expected {_type_name(want)}, found {value!r}")
         if isinstance(value, list) and not all(isinstance(v, str) for v in value):
             raise _err(origin, f"{prefix}{name}", f"expected a list of strings, found {value!r}")
@@ -134,9 +148,52 @@ def options_from(values: dict[str, Any], origin: str, prefix: str) -> ReadOption
         raise KeyfolioError(f"{origin}: {prefix}{e}") from None
 
 
-def _type_name(t: type) -> str:
-    names: dict[type, str] = {str: "a string", int: "an integer", list: "a list of strings"}
+def _type_name(t: type | tuple[type, ...]) -> str:
+    if isinstance(t, tuple):
+        return " or ".join(_type_name(x) for x in t)
+    names: dict[type, str] = {
+        str: "a string",
+        int: "an integer",
+        list: "a list of strings",
+        bool: "true or false",
+    }
     return names.get(t, t.__name__)
+
+
+def positional_columns(
+    columns: dict[str, Any], options: ReadOptions, origin: str, table: str
+) -> dict[str, Any]:
+    """``account_id = 2`` (1-based column numbers) as the names the reader gives columns.
+
+    Only for a file without a header: the second of ``names``, or column "2".
+    """
+    out: dict[str, Any] = {}
+    for name, source in columns.items():
+        if not isinstance(source, int) or isinstance(source, bool):
+            out[name] = source
+            continue
+        key = f"{table}.columns.{name}"
+        if options.header:
+            raise _err(
+                origin,
+                key,
+                f"a column number ({source}) needs header = false; "
+                "in a file with a header, name the header's column",
+            )
+        if source < 1:
+            raise _err(origin, key, f"expected a column number >= 1, found {source}")
+        if options.names is not None:
+            if source > len(options.names):
+                raise _err(
+                    origin,
+                    key,
+                    f"column {source} is beyond the last of names "
+                    f"({len(options.names)} columns: {', '.join(options.names)})",
+                )
+            out[name] = options.names[source - 1]
+        else:
+            out[name] = str(source)
+    return out
 
 
 def parse_mapping(text: str, base: Path, origin: str = "mapping") -> list[TableMapping]:
@@ -201,6 +258,8 @@ def parse_mapping(text: str, base: Path, origin: str = "mapping") -> list[TableM
         if dedupe is not None and not TABLES[table].key:
             raise _err(origin, f"{table}.dedupe", f"{table} has no key to deduplicate on")
         opts = {k: v for k, v in body.items() if k in OPTION_NAMES}
+        options = options_from(opts, origin, f"{table}.")
+        columns = positional_columns(columns, options, origin, table)
         canonical, extra = check_columns(table, columns, origin)
         for k in keep:
             if k in canonical or k in extra:
@@ -211,7 +270,7 @@ def parse_mapping(text: str, base: Path, origin: str = "mapping") -> list[TableM
                 table=table,
                 file=(base / file).resolve(),
                 columns=canonical,
-                options=options_from(opts, origin, f"{table}."),
+                options=options,
                 keep=extra,
                 origin=f"{origin} [{table}]",
                 net_revenue_before_discount=before,

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from keyfolio.errors import KeyfolioError, Problem
+from keyfolio.ingest.options import option, set_option
 from keyfolio.ingest.readers import ROW, ReadOptions
 
 ROWS_SHOWN = 20  # problems listed per (file, column, check); the rest are counted
@@ -345,10 +346,10 @@ def _dates(s: pa.Array, options: ReadOptions) -> tuple[pa.Array, pa.Array, pa.Ar
 
 def date_expectation(fmt: str | list[str] | None) -> str:
     if fmt is None:
-        return 'a date as yyyy-mm-dd (or set date_format, e.g. "%d/%m/%Y")'
+        return f'a date as yyyy-mm-dd (or {set_option("date_format")}, e.g. "%d/%m/%Y")'
     if isinstance(fmt, list) and len(fmt) > 1:
-        return "a date in one of the date_formats " + ", ".join(repr(f) for f in fmt)
-    return f"a date in date_format {(fmt[0] if isinstance(fmt, list) else fmt)!r}"
+        return f"a date in one of the {option('date_format')}s " + ", ".join(repr(f) for f in fmt)
+    return f"a date in {option('date_format')} {(fmt[0] if isinstance(fmt, list) else fmt)!r}"
 
 
 def range_expectation(options: ReadOptions) -> str:
