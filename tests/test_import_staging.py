@@ -153,3 +153,17 @@ def test_a_staging_folder_of_a_live_import_is_left_alone(ws: Workspace) -> None:
         d.mkdir()
     assert clean_stale(ws.data_dir) == [gone]
     assert mine.is_dir() and other.is_dir() and not gone.exists()
+
+
+def test_progress_follows_the_file_to_its_end_then_the_checks(
+    ws: Workspace, tmp_path: Path
+) -> None:
+    sales = _sales(tmp_path / "progress.csv", 3 * BATCH_ROWS)
+    heard: list[tuple[str, int, int]] = []
+    import_mapping(ws, _mapping(tmp_path, sales), lambda *a: heard.append(a))
+    reading = [(d, t) for what, d, t in heard if what.startswith("reading progress.csv")]
+    mib = -(-sales.stat().st_size // 2**20)
+    assert len(reading) >= 3 and reading[-1] == (mib, mib)
+    assert [d for d, _ in reading] == sorted(d for d, _ in reading)
+    checks = [(d, t) for what, d, t in heard if what == "checking tables"]
+    assert checks[0] == (0, 2) and checks[-1] == (2, 2)

@@ -86,10 +86,12 @@ def import_(
         "names": [n for v in names for n in v.split(",")] if names else None,
     }  # fmt: skip
     try:
-        result = import_files(
-            Workspace.open(workspace), table=table, file=file, mapping=mapping,
-            columns=col or [], options={k: v for k, v in opts.items() if v is not None},
-        )  # fmt: skip
+        with bars() as cb:
+            result = import_files(
+                Workspace.open(workspace), table=table, file=file, mapping=mapping,
+                columns=col or [], options={k: v for k, v in opts.items() if v is not None},
+                progress=cb,
+            )  # fmt: skip
     except KeyfolioError as exc:
         if not as_json:
             raise

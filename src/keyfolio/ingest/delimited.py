@@ -29,6 +29,7 @@ from keyfolio.ingest.options import WHITESPACE, ReadOptions, delimiter_label, op
 from keyfolio.ingest.source import (
     ROW,
     SCAN_ROWS,
+    Position,
     Source,
     check_header,
     fail,
@@ -65,6 +66,10 @@ class TranslatedText(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
+
+    def raw_position(self) -> int:
+        """Bytes of the file read so far."""
+        return self._fh.tell()
 
     def close(self) -> None:
         self._fh.close()
@@ -195,7 +200,8 @@ def open_delimited(path: Path, options: ReadOptions, expected: Sequence[str]) ->
         if data:
             _check_delimiter(path, data[0], options, 1, expected)
         header = headerless_names(path, data, options)
-    return Source(path, header, _batches(path, options, header))
+    position = Position(path.stat().st_size)
+    return Source(path, header, _batches(path, options, header, position), position)
 
 
 def _check_delimiter(
@@ -222,7 +228,9 @@ def _check_delimiter(
         )
 
 
-def _batches(path: Path, options: ReadOptions, columns: list[str]) -> Iterator[pa.Table]:
+def _batches(
+    path: Path, options: ReadOptions, columns: list[str], position: Position
+) -> Iterator[pa.Table]:
     read = pcsv.ReadOptions(
         skip_rows=options.header_row if options.header else 0,
         column_names=columns,
@@ -239,7 +247,10 @@ def _batches(path: Path, options: ReadOptions, columns: list[str]) -> Iterator[p
     )
     restore = options.multi_char and options.delimiter != WHITESPACE
     first = options.first_data_row
-    source: Path | TranslatedText = TranslatedText(path, options) if options.multi_char else path
+    source: pa.NativeFile | TranslatedText = (
+        TranslatedText(path, options) if options.multi_char else pa.OSFile(str(path))
+    )
+    position.follow(source.raw_position if isinstance(source, TranslatedText) else source.tell)
     try:
         reader = pcsv.open_csv(source, read, parse, convert)
         for batch in reader:
@@ -259,8 +270,7 @@ def _batches(path: Path, options: ReadOptions, columns: list[str]) -> Iterator[p
     except pa.ArrowInvalid as e:
         raise _parse_problem(path, options, columns, str(e)) from None
     finally:
-        if isinstance(source, TranslatedText):
-            source.close()
+        source.close()
 
 
 def _restore(table: pa.Table, delimiter: str) -> pa.Table:

@@ -21,7 +21,7 @@ from typing import Any
 
 from keyfolio.errors import ImportValidationError, KeyfolioError, Problem
 from keyfolio.ingest.checks import check_references, cost_warning, derive_accounts
-from keyfolio.ingest.load import Staged, stage
+from keyfolio.ingest.load import Progress, Staged, stage
 from keyfolio.ingest.mapping import TableMapping, check_columns, load_mapping, numbered_columns
 from keyfolio.ingest.options import option_style
 from keyfolio.ingest.readers import ReadOptions, csv_line_numbers, file_kind, file_sha256
@@ -46,9 +46,11 @@ class ImportResult:
     filtered: dict[str, int] = field(default_factory=dict)  # table -> rows dropped by `where`
 
 
-def import_mapping(ws: Workspace, mapping_path: Path) -> ImportResult:
+def import_mapping(
+    ws: Workspace, mapping_path: Path, progress: Progress | None = None
+) -> ImportResult:
     """Import every table of a mapping file; all tables are written or none."""
-    return run_import(ws, load_mapping(Path(mapping_path)))
+    return run_import(ws, load_mapping(Path(mapping_path)), progress)
 
 
 def import_table(
@@ -57,6 +59,7 @@ def import_table(
     file: Path,
     columns: dict[str, str],
     options: ReadOptions | None = None,
+    progress: Progress | None = None,
 ) -> ImportResult:
     """Import one table (``--col canonical=Source``; no columns: same-named columns)."""
     spec(table)
@@ -69,7 +72,7 @@ def import_table(
         options=options or ReadOptions(),
         origin=f"import {table}",
     )
-    return run_import(ws, [mapping])
+    return run_import(ws, [mapping], progress)
 
 
 def parse_columns(pairs: list[str]) -> dict[str, str]:
@@ -93,6 +96,7 @@ def import_files(
     mapping: Path | None = None,
     columns: list[str] | None = None,
     options: dict[str, Any] | None = None,
+    progress: Progress | None = None,
 ) -> ImportResult:
     """``keyfolio import``: with a mapping file (several tables), or one table from one
     file with ``columns`` as ``canonical=Source`` pairs and reading ``options``."""
@@ -101,7 +105,7 @@ def import_files(
             raise KeyfolioError(
                 "use either --mapping FILE or TABLE FILE [--col ...] with reading options, not both"
             )
-        return import_mapping(ws, mapping)
+        return import_mapping(ws, mapping, progress)
     if table is None or file is None:
         raise KeyfolioError(
             "expected --mapping FILE, or TABLE FILE (e.g. `accounts customers.csv`)"
@@ -109,25 +113,34 @@ def import_files(
     with option_style("cli"):  # hints name --header-row, not the mapping's header_row
         opts = ReadOptions(**options) if options else None
         cols = numbered_columns(parse_columns(columns or []), opts, table)
-        return import_table(ws, table, file, cols, opts)
+        return import_table(ws, table, file, cols, opts, progress)
 
 
-def run_import(ws: Workspace, mappings: list[TableMapping]) -> ImportResult:
+def run_import(
+    ws: Workspace, mappings: list[TableMapping], progress: Progress | None = None
+) -> ImportResult:
     """Stage every mapping's source, check each table and the tables together, then
-    replace the workspace's tables; on any problem nothing is written."""
+    replace the workspace's tables; on any problem nothing is written. ``progress(what,
+    done, total)`` hears each file's reading, then the checks (tables done of all)."""
     out = Collector()
     result = ImportResult()
+    report = progress or (lambda what, done, total: None)
     with Staging(ws) as st:
         staged: dict[str, Staged] = {}
         for m in mappings:
-            got = stage(m, st, out, f"s_{m.table}")
+            got = stage(m, st, out, f"s_{m.table}", progress)
             if got is not None:
                 staged[m.table] = got
-        rows = {name: check_table(got, st, out) for name, got in staged.items()}
+        rows = {}
+        for i, (name, got) in enumerate(staged.items()):
+            report("checking tables", i, len(staged) + 1)
+            rows[name] = check_table(got, st, out)
+        report("checking tables", len(staged), len(staged) + 1)
         failed = {m.table for m in mappings} - set(staged)
         for got in staged.values():
             result.warnings.extend(got.notes)
         check_references(st, staged, failed, out, result.warnings)
+        report("checking tables", len(staged) + 1, len(staged) + 1)
         if out.count:
             raise ImportValidationError(_true_rows(mappings, out.finish()))
         derived = derive_accounts(st, staged, result.warnings)

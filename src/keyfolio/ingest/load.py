@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,9 +75,15 @@ class _KeepStats:
     present: bool = False
 
 
-def stage(m: TableMapping, st: Staging, out: Collector, name: str) -> Staged | None:
+Progress = Callable[[str, int, int], None]  # (what, done, total)
+MIB = 1 << 20
+
+
+def stage(
+    m: TableMapping, st: Staging, out: Collector, name: str, progress: Progress | None = None
+) -> Staged | None:
     """Read, convert and stage one source as view ``name``; None when it cannot be used
-    (its problems are in ``out``)."""
+    (its problems are in ``out``). ``progress`` hears the MiB read after each batch."""
     expected = [c for c in (*m.columns.values(), *m.keep.values()) if not computed.is_expression(c)]
     exprs: dict[str, computed.Computed] = {}
     final, side = st.writer(name), st.writer(f"{name}.side")
@@ -92,7 +99,11 @@ def stage(m: TableMapping, st: Staging, out: Collector, name: str) -> Staged | N
         amount = notes.amount_column(m, src.columns)
         schema = _final_schema(m)
         filtered = 0
+        label = f"reading {m.file.name} as {m.table} (MiB)"
+        total = -(-src.position.total // MIB)
         for batch in iter_ahead(src.batches):
+            if progress is not None:
+                progress(label, src.position.done() // MIB, total)
             if query is not None:
                 before = batch.num_rows
                 batch = apply_where(batch, query)
@@ -110,6 +121,8 @@ def stage(m: TableMapping, st: Staging, out: Collector, name: str) -> Staged | N
                 helpers = helpers.append_column(notes.AMOUNT, values)
             writes.submit(side, helpers)
         writes.close()
+        if progress is not None:
+            progress(label, total, total)
     except ImportValidationError as e:
         for p in e.problems:
             out.add(p)

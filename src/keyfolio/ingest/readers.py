@@ -28,7 +28,7 @@ from keyfolio.ingest.encodings import decode_problem
 from keyfolio.ingest.options import ReadOptions
 from keyfolio.ingest.sheets import KINDS as SHEET_KINDS
 from keyfolio.ingest.sheets import open_sheet
-from keyfolio.ingest.source import BATCH_ROWS, ROW, Source, fail
+from keyfolio.ingest.source import BATCH_ROWS, ROW, Position, Source, fail
 from keyfolio.workspace import file_sha256  # re-exported for the importer
 
 _TEXT = (".csv", ".txt", ".tsv", ".dat", ".prn")
@@ -70,14 +70,20 @@ def _open_parquet(path: Path) -> Source:
     if pf.metadata.num_rows == 0:
         raise fail(path, "at least one data row", "an empty table")
 
+    size = path.stat().st_size
+    position = Position(size)
+    done = [0]
+    position.follow(lambda: size * done[0] // pf.metadata.num_rows)
+
     def batches() -> Iterator[pa.Table]:
         first = 1  # Parquet has no header: row 1 is the first record
         for batch in pf.iter_batches(batch_size=BATCH_ROWS):
             rows = pa.array(range(first, first + batch.num_rows), pa.int64())
             first += batch.num_rows
+            done[0] += batch.num_rows
             yield pa.Table.from_batches([batch]).append_column(ROW, rows)
 
-    return Source(path, names, batches())
+    return Source(path, names, batches(), position)
 
 
 __all__ = [

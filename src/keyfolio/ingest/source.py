@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,6 +16,27 @@ BATCH_ROWS = 65_536
 SCAN_ROWS = 30  # rows inspected when looking for a header on another row
 
 
+class Position:
+    """How far a reader is through its file, for progress: bytes of a text file, or 0 of
+    0 when a reader cannot say (a sheet is read whole)."""
+
+    def __init__(self, total: int = 0) -> None:
+        self.total = total
+        self._tell: Callable[[], int] | None = None
+
+    def follow(self, tell: Callable[[], int]) -> None:
+        """Report ``tell()`` (a file position) from now on."""
+        self._tell = tell
+
+    def done(self) -> int:
+        if self._tell is None:
+            return 0
+        try:
+            return min(self._tell(), self.total)
+        except (OSError, ValueError):  # the file is closed: read to its end
+            return self.total
+
+
 @dataclass
 class Source:
     """An opened source: its column names and an iterator over row batches."""
@@ -23,6 +44,7 @@ class Source:
     path: Path
     columns: list[str]
     batches: Iterator[pa.Table]
+    position: Position = field(default_factory=Position)
 
 
 def fail(path: Path, expected: str, found: str, row: int | None = None) -> ImportValidationError:
@@ -106,4 +128,13 @@ def _shown(names: Sequence[str]) -> str:
     return ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
 
 
-__all__ = ["BATCH_ROWS", "ROW", "SCAN_ROWS", "Source", "check_header", "fail", "headerless_names"]
+__all__ = [
+    "BATCH_ROWS",
+    "ROW",
+    "SCAN_ROWS",
+    "Position",
+    "Source",
+    "check_header",
+    "fail",
+    "headerless_names",
+]

@@ -178,6 +178,7 @@ class Staging:
             con.execute("SET memory_limit = ?", [self.memory_limit])
             con.execute("SET temp_directory = ?", [str(self.dir / "spill")])
             con.execute("SET preserve_insertion_order = true")
+            con.execute("SET enable_progress_bar = false")  # the import reports its own
             self._con = con
         return self._con
 
