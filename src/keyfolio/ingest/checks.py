@@ -198,7 +198,7 @@ def derive_accounts(st: Staging, staged: dict[str, Staged], warnings: list[str])
     table = pa.table({"account_id": ids["account_id"].cast(pa.string())})
     table = table.replace_schema_metadata({DERIVED_KEY: ",".join(used).encode()})
     warnings.append(
-        f"no accounts table: derived {table.num_rows} accounts from {' and '.join(used)} "
+        f"no accounts table: derived {table.num_rows:,} accounts from {' and '.join(used)} "
         "(import accounts to add names and attributes)"
     )
     return table
