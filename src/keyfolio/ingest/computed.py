@@ -30,7 +30,7 @@ from sqlglot import exp
 
 from keyfolio.errors import KeyfolioError
 from keyfolio.ingest.readers import ReadOptions
-from keyfolio.ingest.validate import Collector, convert, number_expectation
+from keyfolio.ingest.validate import Collector, convert, flags, number_expectation
 
 _ALLOWED: tuple[type[exp.Expression], ...] = (
     exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren,
@@ -106,7 +106,7 @@ def evaluate(
     """The expression's values over ``batch`` (numbers for number columns, text otherwise,
     to be converted like any source column); bad inputs and results are added to ``out``."""
     inputs = {}
-    complete = pa.array([True] * batch.num_rows, pa.bool_())
+    complete = flags(batch.num_rows, True)
     for col in c.columns:
         if kind == "number":
             conv = convert(batch[col], "number", options)

@@ -6,8 +6,12 @@ holds one batch whatever the file's size.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import difflib
-from collections.abc import Callable
+import os
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,17 +24,21 @@ from keyfolio.ingest.mapping import TableMapping
 from keyfolio.ingest.readers import ROW, open_source
 from keyfolio.ingest.staging import Background, Staging, iter_ahead
 from keyfolio.ingest.validate import (
+    KINDS_COUNTED,
     Collector,
     apply_where,
     compile_where,
     convert,
     expectation,
+    flags,
     range_expectation,
 )
 from keyfolio.schema import ARROW_TYPES, TABLES
 
 BAD = "__bad"  # rows with a conversion problem: left out of cross-table checks
 NUM = "__num__"  # a kept extra column read as numbers (used when every value is one)
+MIB = 1 << 20
+Progress = Callable[[str, int, int], None]  # (what, done, total)
 
 
 @dataclass
@@ -75,8 +83,68 @@ class _KeepStats:
     present: bool = False
 
 
-Progress = Callable[[str, int, int], None]  # (what, done, total)
-MIB = 1 << 20
+@dataclass
+class _Part:
+    """One batch converted: the final columns, the helper columns, its problems."""
+
+    final: pa.Table
+    helpers: pa.Table
+    problems: Collector
+    filtered: int
+    keep_bad: dict[str, bool]
+    keep_present: dict[str, bool]
+
+
+@dataclass
+class _Converter:
+    """Converts batches of one source (thread-safe: each batch has its own collector)."""
+
+    m: TableMapping
+    exprs: dict[str, computed.Computed]
+    query: str | None
+    amount: str | None
+    schema: pa.Schema
+
+    def __call__(self, batch: pa.Table) -> _Part:
+        m = self.m
+        local = Collector(distinct=KINDS_COUNTED)
+        filtered = 0
+        if self.query is not None:
+            before = batch.num_rows
+            batch = apply_where(batch, self.query)
+            filtered = before - batch.num_rows
+        part = _convert_batch(m, batch, local, self.exprs)
+        helpers = part.select([ROW, BAD])
+        bad, present = {}, {}
+        for k, source in m.keep.items():
+            c = convert(batch[source], "number", m.options)
+            bad[k] = bool(pc.any(c.bad).as_py())
+            present[k] = not bool(pc.all(c.missing).as_py())
+            helpers = helpers.append_column(NUM + k, c.values)
+        if self.amount is not None:
+            values = notes.amount_values(batch[self.amount], m.options)
+            helpers = helpers.append_column(notes.AMOUNT, values)
+        final = part.select(self.schema.names).cast(self.schema)
+        return _Part(final, helpers, local, filtered, bad, present)
+
+
+def _in_order(fn: Callable[[pa.Table], _Part], batches: Iterator[pa.Table]) -> Iterator[_Part]:
+    """``fn`` over ``batches`` on a pool of threads (Arrow's kernels release the GIL, so two
+    batches convert at once on two cores), results in the batches' order."""
+    workers = min(2, os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="keyfolio-convert") as pool:
+        pending: deque[Future[_Part]] = deque()
+        try:
+            for batch in batches:
+                # each batch in a copy of this context: messages keep the caller's style
+                pending.append(pool.submit(contextvars.copy_context().run, fn, batch))
+                if len(pending) > workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for f in pending:
+                f.cancel()
 
 
 def stage(
@@ -89,6 +157,7 @@ def stage(
     final, side = st.writer(name), st.writer(f"{name}.side")
     keep = {k: _KeepStats() for k in m.keep}
     writes = Background()
+    filtered = 0
     try:
         src = open_source(m.file, m.options, expected)
         if not m.columns:
@@ -97,29 +166,19 @@ def stage(
             return None
         query = compile_where(m.options.where, src.columns, m.origin) if m.options.where else None
         amount = notes.amount_column(m, src.columns)
-        schema = _final_schema(m)
-        filtered = 0
+        converter = _Converter(m, exprs, query, amount, _final_schema(m))
         label = f"reading {m.file.name} as {m.table} (MiB)"
         total = -(-src.position.total // MIB)
-        for batch in iter_ahead(src.batches):
+        for part in _in_order(converter, iter_ahead(src.batches)):
+            out.merge(part.problems)
+            filtered += part.filtered
+            for k, stats in keep.items():
+                stats.bad = stats.bad or part.keep_bad[k]
+                stats.present = stats.present or part.keep_present[k]
+            writes.submit(final, part.final)
+            writes.submit(side, part.helpers)
             if progress is not None:
                 progress(label, src.position.done() // MIB, total)
-            if query is not None:
-                before = batch.num_rows
-                batch = apply_where(batch, query)
-                filtered += before - batch.num_rows
-            part = _convert_batch(m, batch, out, exprs)
-            writes.submit(final, part.select(schema.names).cast(schema))
-            helpers = part.select([ROW, BAD])
-            for k, source in m.keep.items():
-                c = convert(batch[source], "number", m.options)
-                keep[k].bad = keep[k].bad or bool(pc.any(c.bad).as_py())
-                keep[k].present = keep[k].present or not bool(pc.all(c.missing).as_py())
-                helpers = helpers.append_column(NUM + k, c.values)
-            if amount is not None:
-                values = notes.amount_values(batch[amount], m.options)
-                helpers = helpers.append_column(notes.AMOUNT, values)
-            writes.submit(side, helpers)
         writes.close()
         if progress is not None:
             progress(label, total, total)
@@ -259,7 +318,7 @@ def _convert_batch(
     file = str(m.file)
     arrays: dict[str, pa.Array] = {}
     missing: dict[str, pa.Array] = {}
-    row_bad = pa.array([False] * batch.num_rows, pa.bool_())
+    row_bad = flags(batch.num_rows, False)
     for canon, source in m.columns.items():
         kind = tspec.column(canon).kind
         raw = (

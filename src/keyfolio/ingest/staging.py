@@ -12,6 +12,7 @@ import (its process is gone) is removed by the next import. Workspace readers on
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import queue
 import re
@@ -272,7 +273,8 @@ def iter_ahead(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
         except BaseException as e:  # handed to the consumer
             q.put(("error", e))
 
-    t = threading.Thread(target=produce, daemon=True)
+    context = contextvars.copy_context()  # messages keep the caller's style
+    t = threading.Thread(target=context.run, args=(produce,), daemon=True)
     t.start()
     try:
         while True:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -131,6 +132,41 @@ class Collector:
         group.total += n
         return n
 
+    def merge(self, other: Collector) -> None:
+        """Add what ``other`` collected (a batch converted on another thread) after what is
+        here, as if it had been added here: caps and value groups hold across both.
+        ``other`` should keep every bad value (``distinct`` = :data:`KINDS_COUNTED`)."""
+        for p in other.problems:
+            if isinstance(p, tuple):
+                self._merge_values(p, other._values[p])
+                continue
+            key = (p.file, p.column, p.expected)
+            if key in other._total:  # a counted row: listed while there is room
+                if self._shown[key] < self.cap:
+                    self.problems.append(p)
+                    self._shown[key] += 1
+            else:
+                self.problems.append(p)
+        for key, n in other._total.items():
+            self._total[key] += n
+
+    def _merge_values(self, key: tuple[str, str | None, str], theirs: _Values) -> None:
+        mine = self._values.get(key)
+        if mine is None:
+            mine = self._values[key] = _Values()
+            self.problems.append(key)
+        for value, (row, k) in theirs.first.items():
+            if value in mine.first:
+                first, n = mine.first[value]
+                mine.first[value] = (first, n + k)
+            elif len(mine.first) < self.distinct:
+                mine.first[value] = (row, k)
+        for value in theirs.kinds:
+            if len(mine.kinds) > KINDS_COUNTED:
+                break
+            mine.kinds.add(value)
+        mine.total += theirs.total
+
     @property
     def count(self) -> int:
         listed = sum(1 for p in self.problems if isinstance(p, Problem))
@@ -173,6 +209,11 @@ class Collector:
             said = f"{group.total:,} row(s) in all, {what} distinct value(s)"
             out.append(Problem(file, None, column, expected, said))
         return out
+
+
+def flags(n: int, value: bool) -> pa.Array:
+    """``n`` booleans, all ``value``."""
+    return pa.array(np.full(n, value, dtype=bool))
 
 
 def found_text(v: object) -> str:
@@ -233,18 +274,20 @@ def convert(
     )
     trimmed = pc.utf8_trim_whitespace(raw)
     # an empty field is always missing; `missing` adds markers such as "NA"
-    tokens = pa.array(sorted({m.strip() for m in options.missing} | {""}), pa.string())
-    missing = pc.fill_null(
-        pc.or_kleene(trimmed.is_null(), pc.is_in(trimmed, value_set=tokens)), True
-    )
+    missing = pc.fill_null(pc.or_kleene(trimmed.is_null(), pc.equal(pc.binary_length(trimmed), 0)),
+                           True)  # fmt: skip
+    tokens = sorted({m.strip() for m in options.missing} - {""})
+    if tokens:
+        marked = pc.fill_null(pc.is_in(trimmed, value_set=pa.array(tokens, pa.string())), False)
+        missing = pc.or_(missing, marked)
     present = pc.invert(missing)
     if kind in ("id", "text"):
         ok = present
         out = pc.if_else(present, trimmed, pa.scalar(None, pa.string()))
     elif kind == "number":
-        ok, out = _numbers(trimmed, options.decimal)
+        ok, out = _numbers(trimmed, options.decimal, present)
     elif kind == "date":
-        ok, out, far = _by_value(_dates, trimmed, options)
+        ok, out, far = _iso_dates(trimmed, present, options) or _by_value(_dates, trimmed, options)
         bad = pc.and_(present, pc.invert(pc.fill_null(ok, False)))
         bad = pc.and_(bad, pc.invert(far))
         out = pc.if_else(pc.and_(present, ok), out, pa.scalar(None, out.type))
@@ -275,15 +318,26 @@ def _native(values: pa.Array, kind: str) -> pa.Array | None:
     return None
 
 
-def _numbers(s: pa.Array, decimal: str) -> tuple[pa.Array, pa.Array]:
+def _numbers(s: pa.Array, decimal: str, present: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """(ok, numbers) of trimmed text. Arrow's own parse of the whole column first (fast);
+    where it refuses anything, the slow path checks every value against the number
+    pattern, so that the values accepted are the same either way."""
     if decimal == ",":
         ok = pc.invert(pc.match_substring(s, "."))
         s = pc.replace_substring(s, ",", ".")
     else:
-        ok = pa.array([True] * len(s), pa.bool_())
-    ok = pc.and_(ok, pc.match_substring_regex(s, _NUMBER))
-    clean = pc.if_else(ok, s, pa.scalar(None, pa.string()))
-    return ok, pc.cast(clean, pa.float64())
+        ok = flags(len(s), True)
+    try:
+        values = pc.cast(pc.if_else(present, s, pa.scalar(None, pa.string())), pa.float64())
+    except pa.ArrowInvalid:
+        ok = pc.and_(ok, pc.match_substring_regex(s, _NUMBER))
+        clean = pc.if_else(ok, s, pa.scalar(None, pa.string()))
+        return ok, pc.cast(clean, pa.float64())
+    finite = pc.fill_null(pc.is_finite(values), False)
+    odd = pc.and_(values.is_valid(), pc.invert(finite))  # inf, nan, or a huge 1e400
+    if pc.any(odd).as_py():
+        finite = pc.or_(finite, pc.and_(odd, pc.match_substring_regex(s, _NUMBER)))
+    return pc.and_(ok, finite), values
 
 
 def _norm(s: pa.Array) -> pa.Array:
@@ -296,6 +350,21 @@ def _far(dates: pa.Array, options: ReadOptions) -> pa.Array:
     years = pc.year(dates)
     lo, hi = options.date_range
     return pc.fill_null(pc.or_(pc.less(years, lo), pc.greater(years, hi)), False)
+
+
+def _iso_dates(
+    s: pa.Array, present: pa.Array, options: ReadOptions
+) -> tuple[pa.Array, pa.Array, pa.Array] | None:
+    """(ok, dates, out of range) when no date format is set and every present value is a
+    plain yyyy-mm-dd (Arrow's parse, which refuses 2021-02-30); None: take the slow path."""
+    if options.date_formats:
+        return None
+    try:
+        dates = pc.cast(pc.if_else(present, s, pa.scalar(None, pa.string())), pa.date32())
+    except pa.ArrowInvalid:
+        return None
+    far = pc.and_(present, _far(dates, options))
+    return pc.and_(present, pc.invert(far)), dates, far
 
 
 def _by_value(
@@ -328,8 +397,8 @@ def _dates(s: pa.Array, options: ReadOptions) -> tuple[pa.Array, pa.Array, pa.Ar
         dates = pc.cast(ts, pa.date32())
         far = pc.and_(ok, _far(dates, options))
         return pc.and_(ok, pc.invert(far)), dates, far
-    ok_all = pa.array([False] * len(s), pa.bool_())
-    far_any = pa.array([False] * len(s), pa.bool_())
+    ok_all = flags(len(s), False)
+    far_any = flags(len(s), False)
     out = pa.nulls(len(s), pa.date32())
     for fmt in fmts:
         ts = pc.strptime(s, format=fmt, unit="s", error_is_null=True)
