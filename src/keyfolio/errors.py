@@ -17,6 +17,10 @@ class WorkspaceError(KeyfolioError):
     """The workspace folder is missing, not a workspace, or lacks a needed table or run."""
 
 
+class WorkspaceBusyError(WorkspaceError):
+    """Another command is writing to the workspace (it holds the workspace lock)."""
+
+
 class PolicyError(KeyfolioError):
     """The policy file (keyfolio.toml) is invalid."""
 

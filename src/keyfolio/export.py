@@ -53,9 +53,9 @@ def xlsx_cell(ws: WriteOnlyWorksheet, value: Any, number_format: str | None = No
     return cell
 
 
-def save_workbook(wb: Workbook, out: Path, *, mode: int | None = None) -> None:
+def save_workbook(wb: Workbook, out: Path) -> None:
     """Save a workbook all at once (temporary file, then rename)."""
-    with atomic_file(out, mode=mode) as tmp:
+    with atomic_file(out) as tmp:
         wb.save(tmp)
 
 

@@ -11,6 +11,7 @@ from keyfolio.workspace import Workspace
 
 def clv_check(ws: Workspace, holdout_months: int) -> BacktestResult:
     """Backtest the lifetime-value models on the workspace's own order lines."""
+    ws.settled()  # not halfway through an import's replacement of the tables
     policy = load_policy(ws.policy_path)
     con = connect()
     try:

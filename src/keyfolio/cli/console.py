@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
+import click
+import duckdb
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -22,6 +26,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.text import Text
 
 from keyfolio.errors import KeyfolioError
+from keyfolio.workspace import POLICY_FILE, Workspace
 
 console = Console()
 err_console = Console(stderr=True)
@@ -67,17 +72,64 @@ def print_json(obj: Any) -> None:
     typer.echo(json.dumps(obj, indent=2, default=str))
 
 
-def handled(fn: Callable[P, R]) -> Callable[P, R]:
-    """A command whose library errors end it with one line (:func:`fail`)."""
+def handled(fn: Callable[P, R], *, writes: str | None = None) -> Callable[P, R]:
+    """A command whose errors end it with one line on stderr (:func:`fail`), never a
+    traceback: library errors as they are worded; a file that cannot be read or written
+    (read-only folder, full disk) by its path and the system's reason; anything else as an
+    internal error (``KEYFOLIO_DEBUG=1`` shows the traceback). ``writes``: the command
+    writes to the workspace given as its ``workspace`` argument, so it holds the
+    workspace's lock (a second writer fails with who holds it) and reports what it tidied
+    after a command that was killed."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return fn(*args, **kwargs)
+            root = kwargs.get("workspace")
+            if writes is None or not isinstance(root, Path) or not (root / POLICY_FILE).is_file():
+                return fn(*args, **kwargs)
+            with Workspace(root).writing(writes) as w:
+                for note in w.notes:
+                    warn(note, stderr=True)
+                return fn(*args, **kwargs)
         except KeyfolioError as exc:
             fail(str(exc))
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get("KEYFOLIO_DEBUG"):
+                raise
+            fail(unexpected(exc))
 
     return wrapper
+
+
+def unexpected(exc: BaseException) -> str:
+    """One line for an error that is not a Keyfolio error."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = exc.filename if exc.filename is not None else ""
+        what = exc.strerror[0].lower() + exc.strerror[1:]
+        return f"{where}: {what}" if where else what
+    if isinstance(exc, OSError | duckdb.IOException) and _SPACE in str(exc).lower():
+        return f"no space left on the device ({_first(exc)})"
+    if isinstance(exc, OSError | duckdb.IOException):
+        return _first(exc)
+    if isinstance(exc, duckdb.Error):
+        return f"the engine (DuckDB) failed: {_first(exc)}"
+    if isinstance(exc, RecursionError | MemoryError):
+        what = "nested too deeply" if isinstance(exc, RecursionError) else "out of memory"
+        return f"input {what} to process ({type(exc).__name__})"
+    return (
+        f"internal error, a bug in keyfolio: {type(exc).__name__}: {_first(exc)} "
+        "(KEYFOLIO_DEBUG=1 shows the traceback)"
+    )
+
+
+_SPACE = "no space left"
+
+
+def _first(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 @contextmanager

@@ -140,7 +140,7 @@ def schema(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(handled(init))
-    app.command("import")(handled(import_))
+    app.command()(handled(init, writes="init"))
+    app.command("import")(handled(import_, writes="import"))
     app.command()(handled(sample))
     app.command()(handled(schema))

@@ -100,7 +100,7 @@ def report(
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(handled(run))
+    app.command()(handled(run, writes="run"))
     app.command()(handled(demo))
-    app.command()(handled(export))
-    app.command()(handled(report))
+    app.command()(handled(export, writes="export"))
+    app.command()(handled(report, writes="report"))

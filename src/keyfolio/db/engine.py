@@ -27,7 +27,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from keyfolio.errors import WorkspaceError
@@ -109,7 +109,7 @@ def open_db(ws: Workspace) -> Engine:
 
 def open_url(url: str) -> Engine:
     """Engine for ``url`` (cached per URL in this process), schema upgraded to head."""
-    with _engines_lock:
+    with _engines_lock, _unusable(url):
         engine = _engines.get(url)
         if engine is None:
             engine = _create_engine(url)
@@ -197,13 +197,38 @@ def upgrade_to_head(engine: Engine) -> None:
 @contextmanager
 def read_session(ws: Workspace) -> Iterator[Session]:
     """A session for reading; rolled back at the end."""
-    with Session(open_db(ws)) as session, session.begin():
+    url = database_url(ws)
+    with _unusable(url), Session(open_url(url)) as session, session.begin():
         yield session
 
 
 @contextmanager
 def write_session(ws: Workspace) -> Iterator[Session]:
     """One transaction: committed if the block succeeds, rolled back if it raises."""
-    engine = open_db(ws).execution_options(**{_WRITE: True})
-    with Session(engine, expire_on_commit=False) as session, session.begin():
-        yield session
+    url = database_url(ws)
+    with _unusable(url):
+        engine = open_url(url).execution_options(**{_WRITE: True})
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+
+@contextmanager
+def _unusable(url: str) -> Iterator[None]:
+    """A database that cannot be opened or written (a damaged SQLite file, a read-only
+    folder, a server that refuses) is a one-line error naming it; conflicts between
+    writers (IntegrityError) are the caller's to handle."""
+    try:
+        yield
+    except IntegrityError:
+        raise
+    except DBAPIError as exc:
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database:
+            where = parsed.database
+        else:
+            where = parsed.render_as_string(hide_password=True)
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        raise WorkspaceError(
+            f"{where}: the app database cannot be used ({reason}); if the file is damaged, "
+            "move it aside (a new one is created, without the overrides kept in the old one)"
+        ) from exc

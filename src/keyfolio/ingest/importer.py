@@ -125,7 +125,7 @@ def run_import(
     out = Collector()
     result = ImportResult()
     report = progress or (lambda what, done, total: None)
-    with Staging(ws) as st:
+    with ws.writing("import"), Staging(ws) as st:
         staged: dict[str, Staged] = {}
         for m in mappings:
             got = stage(m, st, out, f"s_{m.table}", progress)

@@ -242,19 +242,17 @@ class Staging:
         query over the views; ``tables``: small ones already in memory; ``files``: staged
         already as they are), then rename them all into ``data/``: until the renames, the
         workspace is unchanged."""
-        done: list[tuple[Path, Path]] = [(p, self.ws.table_path(n)) for n, p in files.items()]
+        done = dict(files)
         for name, sql in queries.items():
             out = self.dir / f"final-{name}.parquet"
             target = exp.Literal.string(str(out)).sql(dialect="duckdb")
             self.con.execute(f"COPY ({text(sql)}) TO {target} (FORMAT parquet, COMPRESSION zstd)")
-            done.append((out, self.ws.table_path(name)))
+            done[name] = out
         for name, table in tables.items():
             out = self.dir / f"final-{name}.parquet"
             pq.write_table(table, out, compression="zstd")
-            done.append((out, self.ws.table_path(name)))
-        self.ws.data_dir.mkdir(parents=True, exist_ok=True)
-        for src, dst in done:
-            os.replace(src, dst)
+            done[name] = out
+        self.ws.replace_tables(done)  # all or none, even under kill -9
 
 
 def iter_ahead(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow.parquet as pq
 
 import keyfolio
 from keyfolio import db, runs
@@ -138,8 +137,13 @@ def define(portfolio: pd.DataFrame, policy: Policy, inputs: DefinitionInputs) ->
 
 
 def run(ws: Workspace, options: RunOptions | None = None) -> RunResult:
-    """Run the whole pipeline on a workspace and write a new run folder."""
-    options = options or RunOptions()
+    """Run the whole pipeline on a workspace and write a new run folder (holding the
+    workspace lock: one writer at a time, and the tables cannot change under the run)."""
+    with ws.writing("run"):
+        return _run(ws, options or RunOptions())
+
+
+def _run(ws: Workspace, options: RunOptions) -> RunResult:
     started = dt.datetime.now(dt.UTC)
     log = _StageLog(options.progress)
     policy = _with_draws(load_policy(ws.policy_path), options.robustness_draws)
@@ -243,7 +247,7 @@ def input_manifest(ws: Workspace) -> dict[str, dict[str, Any]]:
     for table in ws.tables():
         path = ws.table_path(table)
         out[table] = {
-            "rows": pq.read_metadata(path).num_rows,
+            "rows": ws.table_metadata(table).num_rows,
             "sha256": file_sha256(path),
             "bytes": path.stat().st_size,
         }

@@ -109,7 +109,7 @@ def build_report(
     data = load_run(run)
     text = render_html(build_model(data))
     if fmt == "html":
-        atomic_write_text(target, text, mode=0o644)  # a document to share, not a secret
+        atomic_write_text(target, text)
         return target
     html_to_pdf(text, target, run_id=data.run_id)
     return target

@@ -102,7 +102,7 @@ def html_to_pdf(html: str, out: Path, *, run_id: str = "") -> Path:
     out = Path(out)
     with (
         tempfile.TemporaryDirectory(prefix="keyfolio-report-") as tmp,
-        atomic_file(out, mode=0o644) as pdf_tmp,
+        atomic_file(out) as pdf_tmp,
     ):
         src = Path(tmp) / "report.html"
         src.write_text(html, encoding="utf-8")

@@ -228,5 +228,5 @@ def write_xlsx(d: ReportData, out: Path) -> Path:
     _reconciliation(wb, d)
     _workload(wb, d)
     _definition(wb, d)
-    save_workbook(wb, out, mode=0o644)  # a document to share, not a secret
+    save_workbook(wb, out)
     return out
