@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 
@@ -101,11 +99,12 @@ def test_group_caps_use_highs_per_draw_and_non_score_objective_is_degenerate() -
     assert any("does not depend on the criteria weights" in w for w in d.warnings)
 
 
-def test_vectorised_draws_are_fast() -> None:
+def test_every_draw_runs_at_20k_accounts() -> None:
+    # speed is measured in benchmarks/bench_select.py, not asserted here (no timed tests)
     pf = make_portfolio(20_000, seed=5)
     text = POLICY.replace("{hours}", "").replace("capacity_hours = 5000", "capacity_hours = 60000")
-    pol = parse_policy(text)
-    t0 = time.perf_counter()
+    pol = parse_policy(
+        text.replace("concentration = 20", "concentration = 20\ntime_limit_s = 3600")
+    )
     d = define_key_accounts(pf, policy=pol, assessments=assessments(pf))
-    assert time.perf_counter() - t0 < 30
     assert d.selection["robustness"]["draws"] == 300

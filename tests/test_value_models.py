@@ -387,21 +387,18 @@ def test_both_series_forms_agree_where_both_apply(monkeypatch):
         np.testing.assert_allclose(got[0][1], got[1][1], rtol=1e-11, atol=1e-11)
 
 
-def test_heavy_b2b_buyers_with_demo_parameters_are_finite_and_fast():
-    import time
-
+def test_heavy_b2b_buyers_with_demo_parameters_are_finite():
+    # the old series never finished here; its speed is not asserted (no timed tests)
     m = fitted(**DEMO_BG)
     rng = np.random.default_rng(1)
     x = rng.integers(300, 3001, 2000).astype(float)
     t_obs = rng.uniform(150.0, 157.0, 2000)
     tx = t_obs - rng.exponential(2.0, 2000).clip(0, 100)
     tt = np.repeat(np.arange(1, 37) * 365.25 / 12 / 7, 2000)  # 36 monthly steps, 3 years
-    start = time.perf_counter()
     with np.errstate(all="raise"):
         e = m.expected_purchases_if_active(tt, np.tile(x, 36), np.tile(t_obs, 36))
         s = m.survival_if_active(tt, np.tile(x, 36), np.tile(t_obs, 36))
         pa = m.p_alive(x, tx, t_obs)
-    assert time.perf_counter() - start < 10.0  # ~0.5 s; the old series never finished
     assert np.all(np.isfinite(e) & (e > 0)) and np.all(np.isfinite(s) & (s > 0) & (s <= 1))
     assert np.all(np.isfinite(pa) & (pa >= 0) & (pa <= 1))
     # an active buyer orders at its posterior rate (r+x)/(alpha+T) until it drops out, which

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import stat
 import tempfile
 import time
@@ -188,14 +189,27 @@ def _roll_forward(data_dir: Path) -> list[str]:
         return []
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise WorkspaceError(f"{path}: damaged publish journal ({exc}); remove it") from exc
+    crash_point("publish:journal")
     done = []
-    for src, dst in renames:
+    for i, (src, dst) in enumerate(renames):
         source = data_dir / src
         if source.exists():
             os.replace(source, data_dir / dst)
             done.append(Path(dst).stem)
+        crash_point(f"publish:rename:{i}")
     path.unlink()
     return done
+
+
+CRASH_ENV = "KEYFOLIO_CRASH_AT"
+
+
+def crash_point(name: str) -> None:
+    """For the kill -9 tests: ``KEYFOLIO_CRASH_AT=name`` makes the process SIGKILL itself
+    at this point (the points: ``publish:journal``, ``publish:rename:<i>``, ``staged:<folder
+    name>:before`` and ``...:after``), so a crash between two renames is tested exactly."""
+    if os.environ.get(CRASH_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 class Writing:
@@ -355,7 +369,9 @@ def staged_dir(final: Path) -> Iterator[Path]:
     tmp.chmod(0o777 & ~UMASK)  # mkdtemp's folder is private; the run folder is the team's
     try:
         yield tmp
+        crash_point(f"staged:{final.parent.name}:before")
         os.replace(tmp, final)
+        crash_point(f"staged:{final.parent.name}:after")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
