@@ -28,8 +28,8 @@ from rich.text import Text
 from keyfolio.errors import KeyfolioError
 from keyfolio.workspace import POLICY_FILE, Workspace
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(emoji=False)  # ":smile:" in a name stays as it is
+err_console = Console(stderr=True, emoji=False)
 
 P = ParamSpec("P")
 R = TypeVar("R")
