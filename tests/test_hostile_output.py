@@ -103,9 +103,15 @@ def test_bad_values_in_import_errors_are_shown_with_their_brackets(tmp_path: Pat
     (tmp_path / "[x]lines.csv").write_text(
         "order,acct,date,qty,price\nO1,[/x],2024-01-02,[red]12,3\n", encoding="utf-8"
     )
-    r = cli("import", str(ws), "order_lines", str(tmp_path / "[x]lines.csv"), "--col", "order_id=order",
-            "--col", "account_id=acct", "--col", "order_date=date", "--col", "quantity=qty",
-            "--col", "unit_price=price")  # fmt: skip
+    cols = [
+        "order_id=order",
+        "account_id=acct",
+        "order_date=date",
+        "quantity=qty",
+        "unit_price=price",
+    ]
+    r = cli("import", str(ws), "order_lines", str(tmp_path / "[x]lines.csv"),
+            *[a for c in cols for a in ("--col", c)])  # fmt: skip
     assert r.returncode == 1 and "Traceback" not in r.stderr
     assert "[red]12" in r.stderr and "[x]lines.csv" in r.stderr
 
