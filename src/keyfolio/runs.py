@@ -103,14 +103,30 @@ class Run:
         if not path.is_file():
             return None
         cols = None
-        if columns is not None:
-            present = set(pq.read_schema(path).names)
-            cols = [c for c in dict.fromkeys(columns) if c in present]
-        return pq.read_table(path, columns=cols, filters=filters).to_pandas()
+        with _damaged(path):
+            if columns is not None:
+                present = set(pq.read_schema(path).names)
+                cols = [c for c in dict.fromkeys(columns) if c in present]
+            return pq.read_table(path, columns=cols, filters=filters).to_pandas()
 
     def columns(self, name: str = PORTFOLIO) -> list[str]:
         """The column names of a Parquet file of the run (from its footer)."""
-        return list(pq.read_schema(self.dir / name).names)
+        with _damaged(self.dir / name):
+            return list(pq.read_schema(self.dir / name).names)
+
+
+@contextlib.contextmanager
+def _damaged(path: Path) -> Iterator[None]:
+    """A run file that is not readable Parquet is an error naming it (runs are written
+    whole, so this is damage done afterwards)."""
+    try:
+        yield
+    except (OSError, pa.ArrowException) as exc:
+        lines = str(exc).strip().splitlines() or [type(exc).__name__]
+        raise WorkspaceError(
+            f"{path}: damaged run file, not readable as Parquet ({lines[0]}); move the run "
+            f"folder {path.parent.name} out of runs/ to use the others"
+        ) from exc
 
 
 # -- finding runs -------------------------------------------------------------------------

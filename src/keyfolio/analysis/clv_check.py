@@ -3,7 +3,7 @@ order days before a holdout, predict the holdout, compare (:func:`keyfolio.value
 
 from __future__ import annotations
 
-from keyfolio.pipeline.facts import connect, release, value_lines
+from keyfolio.pipeline.facts import connect, reading, release, value_lines
 from keyfolio.policy import load_policy
 from keyfolio.value.clv import BacktestResult, backtest
 from keyfolio.workspace import Workspace
@@ -15,11 +15,12 @@ def clv_check(ws: Workspace, holdout_months: int) -> BacktestResult:
     policy = load_policy(ws.policy_path)
     con = connect()
     try:
-        return backtest(
-            value_lines(con, ws),
-            holdout_months=holdout_months,
-            time_unit_days=policy.value.time_unit_days,
-            min_repeat_customers=policy.value.min_repeat_customers,
-        )
+        with reading(ws):  # the lines are read as the backtest goes
+            return backtest(
+                value_lines(con, ws),
+                holdout_months=holdout_months,
+                time_unit_days=policy.value.time_unit_days,
+                min_repeat_customers=policy.value.min_repeat_customers,
+            )
     finally:
         release(con)

@@ -7,9 +7,13 @@ library errors into one line on stderr with exit code 1. Usage mistakes exit 2 (
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
 
 from keyfolio.cli import data, decisions, run, value
+from keyfolio.cli.console import warn
 
 
 def build_app() -> typer.Typer:
@@ -28,4 +32,14 @@ def build_app() -> typer.Typer:
 
 def main() -> None:
     """Console-script entry point."""
+    sys.unraisablehook = _unraisable
     build_app()()
+
+
+def _unraisable(u: sys.UnraisableHookArgs) -> None:
+    """An error Python cannot raise (a library's stream failing again as it is collected,
+    after a full disk already ended the command) is one line, not a traceback."""
+    if os.environ.get("KEYFOLIO_DEBUG"):
+        sys.__unraisablehook__(u)
+        return
+    warn(f"while cleaning up: {type(u.exc_value).__name__}: {u.exc_value}", stderr=True)

@@ -9,6 +9,7 @@ become one line on stderr and exit code 1 (:func:`handled`); usage mistakes exit
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
@@ -98,17 +99,23 @@ def handled(fn: Callable[P, R], *, writes: str | None = None) -> Callable[P, R]:
         except Exception as exc:
             if os.environ.get("KEYFOLIO_DEBUG"):
                 raise
-            fail(unexpected(exc))
+            root = kwargs.get("workspace")
+            fail(unexpected(exc, root if isinstance(root, Path) else None))
 
     return wrapper
 
 
-def unexpected(exc: BaseException) -> str:
-    """One line for an error that is not a Keyfolio error."""
+def unexpected(exc: BaseException, workspace: Path | None = None) -> str:
+    """One line for an error that is not a Keyfolio error (``workspace``: the command's,
+    named when the error itself names no file)."""
     if isinstance(exc, OSError) and exc.strerror:
-        where = exc.filename if exc.filename is not None else ""
         what = exc.strerror[0].lower() + exc.strerror[1:]
-        return f"{where}: {what}" if where else what
+        if exc.filename is not None:
+            return f"{exc.filename}: {what}"
+        if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            where = f"{workspace}: " if workspace is not None else ""
+            return f"{where}{what} while writing; the command was stopped"
+        return what
     if isinstance(exc, OSError | duckdb.IOException) and _SPACE in str(exc).lower():
         return f"no space left on the device ({_first(exc)})"
     if isinstance(exc, OSError | duckdb.IOException):
@@ -134,8 +141,9 @@ def _first(exc: BaseException) -> str:
 
 @contextmanager
 def spinner(enabled: bool = True) -> Iterator[Callable[[str], None] | None]:
-    """A transient spinner on stderr naming the stage that runs; yields its callback."""
-    if not enabled:
+    """A transient spinner on stderr naming the stage that runs; yields its callback (None
+    when stderr is not a terminal: a log gets no spinner frames or stray blank line)."""
+    if not enabled or not err_console.is_terminal:
         yield None
         return
     with Progress(
@@ -152,7 +160,11 @@ def spinner(enabled: bool = True) -> Iterator[Callable[[str], None] | None]:
 
 @contextmanager
 def bars() -> Iterator[Callable[[str, int, int], None]]:
-    """Transient progress bars on stderr, one per stage: ``cb(stage, done, total)``."""
+    """Transient progress bars on stderr, one per stage: ``cb(stage, done, total)`` (a
+    callback that shows nothing when stderr is not a terminal)."""
+    if not err_console.is_terminal:
+        yield lambda stage, done, total: None
+        return
     with Progress(
         TextColumn("{task.description}"), BarColumn(),
         TextColumn("{task.completed:,}/{task.total:,}"), TimeElapsedColumn(),

@@ -223,12 +223,23 @@ def _unusable(url: str) -> Iterator[None]:
         raise
     except DBAPIError as exc:
         parsed = make_url(url)
-        if parsed.get_backend_name() == "sqlite" and parsed.database:
-            where = parsed.database
-        else:
-            where = parsed.render_as_string(hide_password=True)
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        if parsed.get_backend_name() != "sqlite" or not parsed.database:
+            where = parsed.render_as_string(hide_password=True)
+            raise WorkspaceError(f"{where}: the app database cannot be used ({reason})") from exc
+        folder = Path(parsed.database).parent
+        if not os.access(folder, os.W_OK):
+            raise WorkspaceError(
+                f"{parsed.database}: cannot write the app database, its folder {folder} is "
+                "read-only (or not writable by you)"
+            ) from exc
+        damaged = any(w in reason.lower() for w in ("not a database", "malformed", "corrupt"))
+        advice = (
+            "; the file is damaged: move it aside (a new one is created, without the "
+            "overrides kept in the old one)"
+            if damaged
+            else ""
+        )
         raise WorkspaceError(
-            f"{where}: the app database cannot be used ({reason}); if the file is damaged, "
-            "move it aside (a new one is created, without the overrides kept in the old one)"
+            f"{parsed.database}: the app database cannot be used ({reason}){advice}"
         ) from exc

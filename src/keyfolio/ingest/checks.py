@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from sqlglot import exp
 
 from keyfolio.errors import Problem
@@ -51,7 +50,7 @@ class Tables:
         ws = self.st.ws
         if not ws.has_table(table):
             return None
-        schema = pq.read_schema(ws.table_path(table))
+        schema = ws.table_metadata(table).schema.to_arrow_schema()  # damaged: named
         if table == "accounts" and schema.metadata and DERIVED_KEY in schema.metadata:
             return None
         self.st.view(f"w_{table}", ws.table_path(table))

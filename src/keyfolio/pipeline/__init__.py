@@ -152,9 +152,9 @@ def _run(ws: Workspace, options: RunOptions) -> RunResult:
     previous = prev_run.portfolio(PREVIOUS_COLUMNS) if prev_run else None
     con = facts_stage.connect(options.threads)
     try:
-        with log.stage("facts"):
+        with facts_stage.reading(ws), log.stage("facts"):
             facts = facts_stage.compute_facts(ws, policy, con=con, since=_as_of(prev_run))
-        with log.stage("value_lines"):
+        with facts_stage.reading(ws), log.stage("value_lines"):
             rfm = value_stage.rfm_pass(con, ws, policy, facts)
     finally:
         facts_stage.release(con)  # the per-account stages run in pandas: free the engine

@@ -14,13 +14,16 @@ order headers.
 from __future__ import annotations
 
 import calendar
+import contextlib
 import datetime as dt
 import os
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
 import numpy as np
@@ -105,6 +108,21 @@ def connect(threads: int | None = None, memory_limit: str | None = None) -> Any:
     """
     limit = memory_limit or os.environ.get("KEYFOLIO_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
     return ibis.duckdb.connect(threads=threads or os.cpu_count() or 1, memory_limit=limit)
+
+
+@contextlib.contextmanager
+def reading(ws: Workspace) -> Iterator[None]:
+    """The engine's errors while it reads the tables (a damaged table whose footer reads
+    but whose pages do not, values no column type can hold) as one error naming the
+    tables' folder, not the engine's traceback."""
+    try:
+        yield
+    except duckdb.Error as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise WorkspaceError(
+            f"{ws.data_dir}: the engine could not read the tables ({first}); if a table is "
+            "damaged, import it again"
+        ) from exc
 
 
 def release(con: Any) -> None:
