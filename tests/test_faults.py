@@ -152,3 +152,23 @@ def test_files_keep_their_mode_and_new_ones_follow_the_umask(tmp_path: Path) -> 
     policy.chmod(0o644)
     assert as_group("init", str(ws), "--force").returncode == 0
     assert _mode(policy) == 0o644
+
+
+def test_import_says_where_each_file_was_read_from(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    assert cli("init", str(ws)).returncode == 0
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "customers.csv").write_text("id,name\nA1,Alpha\n")
+    (outside / "products.csv").write_text("sku,name\nP1,Pen\n")
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    (maps / "linked.csv").symlink_to(outside / "products.csv")
+    (maps / "m.toml").write_text(
+        '[accounts]\nfile = "../elsewhere/customers.csv"\ncolumns = { account_id = "id" }\n'
+        '[products]\nfile = "linked.csv"\ncolumns = { product_id = "sku" }\n'
+    )
+    r = cli("import", str(ws), "--mapping", str(maps / "m.toml"))
+    assert r.returncode == 0, r.stderr
+    assert f"accounts: 1 rows from {outside / 'customers.csv'}" in r.stdout
+    assert f"products: 1 rows from {outside / 'products.csv'}" in r.stdout  # the link's target

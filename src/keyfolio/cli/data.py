@@ -103,7 +103,9 @@ def import_(
         print_json({"ok": True, **dataclasses.asdict(result)})
         return
     for name, rows in result.tables.items():
-        say(f"imported [bold]{esc(name)}[/]: {rows:,} rows")
+        where = result.read_from.get(name)
+        source = f" from {esc(where)}" if where else ""
+        say(f"imported [bold]{esc(name)}[/]: {rows:,} rows{source}")
     for w in result.warnings:
         warn(w)
 

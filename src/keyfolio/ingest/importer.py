@@ -43,6 +43,7 @@ class ImportResult:
     warnings: list[str] = field(default_factory=list)
     derived: dict[str, int] = field(default_factory=dict)  # e.g. accounts derived from lines
     sources: dict[str, str] = field(default_factory=dict)  # source file -> sha256
+    read_from: dict[str, str] = field(default_factory=dict)  # table -> the file's real path
     filtered: dict[str, int] = field(default_factory=dict)  # table -> rows dropped by `where`
 
 
@@ -157,6 +158,8 @@ def run_import(
     for name, got in staged.items():
         result.tables[name] = rows[name]
         result.sources[got.file] = file_sha256(got.mapping.file)
+        # where the file really is (a path out of the mapping's folder, a symlink: said)
+        result.read_from[name] = str(got.mapping.file.resolve())
         if got.filtered:
             result.filtered[name] = got.filtered
     return result
