@@ -123,6 +123,21 @@ class Workspace:
         on taking it, finish or clean up what a killed command left (``w.notes`` says what)."""
         return Writing(self, command, wait)
 
+    def write_tables(self, tables: Mapping[str, pa.Table]) -> None:
+        """Write several canonical tables all or none (under the lock, through a hidden
+        folder of ``data/`` and :meth:`replace_tables`)."""
+        with self.writing("write tables"):
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.data_dir))
+            try:
+                staged = {}
+                for name, table in tables.items():
+                    staged[name] = tmp / f"{name}.parquet"
+                    pq.write_table(table, staged[name], compression="zstd")
+                self.replace_tables(staged)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+
     def replace_tables(self, staged: Mapping[str, Path]) -> None:
         """Make the staged Parquet files (in a folder inside ``data/``) the tables named by
         their keys, all or none, even under ``kill -9``.
@@ -305,7 +320,8 @@ def init_workspace(path: Path, *, force: bool = False) -> Workspace:
     path.mkdir(parents=True, exist_ok=True)
     (path / "data").mkdir(exist_ok=True)
     (path / "runs").mkdir(exist_ok=True)
-    atomic_write_text(policy, text)
+    with Workspace(path).writing("init"):  # also makes the lock file, from the start
+        atomic_write_text(policy, text)
     return Workspace(path)
 
 
