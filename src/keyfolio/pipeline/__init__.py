@@ -42,7 +42,7 @@ from keyfolio.pipeline import value as value_stage
 from keyfolio.pipeline.economics import Economics, whale_curve
 from keyfolio.pipeline.facts import Facts
 from keyfolio.pipeline.value import ReturnOnCustomer, ValueResult
-from keyfolio.policy import Policy, load_policy
+from keyfolio.policy import Policy, load_policy, with_values
 from keyfolio.selection import Definition
 from keyfolio.workspace import Workspace, file_sha256
 
@@ -221,8 +221,7 @@ def _join(portfolio: pd.DataFrame, columns: pd.DataFrame) -> pd.DataFrame:
 def _with_draws(policy: Policy, draws: int | None) -> Policy:
     if draws is None:
         return policy
-    rob = policy.robustness.model_copy(update={"draws": draws})
-    return policy.model_copy(update={"robustness": rob})
+    return with_values(policy, "robustness", {"draws": draws}, source="--draws")
 
 
 def _as_of(run: runs.Run | None) -> dt.date | None:
