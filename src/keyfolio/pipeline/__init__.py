@@ -143,6 +143,7 @@ def run(ws: Workspace, options: RunOptions | None = None) -> RunResult:
     started = dt.datetime.now(dt.UTC)
     log = _StageLog(options.progress)
     policy = _with_draws(load_policy(ws.policy_path), options.robustness_draws)
+    selection_stage.check_rules(policy, str(ws.policy_path))
     manifest = input_manifest(ws)
     prev_run = runs.previous(ws)
     previous = prev_run.portfolio(PREVIOUS_COLUMNS) if prev_run else None
