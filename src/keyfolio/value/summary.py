@@ -16,6 +16,9 @@ import ibis.expr.types as ir
 from keyfolio.errors import ModelError
 
 EXACT = "decimal(38, 9)"  # money summed exactly: the same data gives the same figures
+# The largest amount (a line, a day, an account's total) that Keyfolio sums: EXACT holds
+# less than 1e29; the rest is headroom for the sums.
+MAX_AMOUNT = 1e27
 
 REQUIRED = {"account_id": "string", "order_date": "date", "revenue": "float", "margin": "float"}
 
