@@ -682,6 +682,23 @@ def _flat_workspace(root: Path, quantity: float, price: float, zero: bool = Fals
     return root
 
 
+def test_amounts_that_cancel_out_are_refused_in_one_line(tmp_path: Path) -> None:
+    """Two lines of +-1e30 on one day: the account's total (0) passes the facts stage, the
+    exact sums of the value pass cannot hold the lines."""
+    ws = _flat_workspace(tmp_path / "ws", quantity=1.0, price=10.0)
+    path = ws / "data" / "order_lines.parquet"
+    t = pq.read_table(path)
+    first = t.slice(0, 1)
+    extra = pa.concat_tables([first, first])
+    i = t.column_names.index("unit_price")
+    extra = extra.set_column(i, "unit_price", pa.array([1e30, -1e30]))
+    pq.write_table(pa.concat_tables([t, extra]), path)
+    for command in (["run", str(ws), "--draws", "10"], ["clv", "check", str(ws)]):
+        err = _one_line(_cli(*command))
+        assert "order_lines: an amount beyond 1e+27" in err, err
+    assert _runs(ws) == []
+
+
 def test_huge_figures_run_without_numpy_text(tmp_path: Path) -> None:
     ws = _flat_workspace(tmp_path / "ws", quantity=1e12, price=1e13)  # lines of about 1e25
     result = _cli("run", str(ws), "--draws", "10")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from keyfolio.pipeline.facts import connect, release, value_lines
 from keyfolio.policy import load_policy
 from keyfolio.value.clv import BacktestResult, backtest
+from keyfolio.value.summary import exact_sums
 from keyfolio.workspace import Workspace
 
 
@@ -14,11 +15,12 @@ def clv_check(ws: Workspace, holdout_months: int) -> BacktestResult:
     policy = load_policy(ws.policy_path)
     con = connect()
     try:
-        return backtest(
-            value_lines(con, ws),
-            holdout_months=holdout_months,
-            time_unit_days=policy.value.time_unit_days,
-            min_repeat_customers=policy.value.min_repeat_customers,
-        )
+        with exact_sums():
+            return backtest(
+                value_lines(con, ws),
+                holdout_months=holdout_months,
+                time_unit_days=policy.value.time_unit_days,
+                min_repeat_customers=policy.value.min_repeat_customers,
+            )
     finally:
         release(con)

@@ -14,17 +14,15 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
-from keyfolio.errors import WorkspaceError
 from keyfolio.pipeline.facts import Facts, value_lines
 from keyfolio.policy import Policy
 from keyfolio.ratios import per
 from keyfolio.value.clv import account_value, annuity_factor, roci_of
 from keyfolio.value.clv import return_on_customer as roc_of
-from keyfolio.value.summary import MAX_AMOUNT, rfm_summary
+from keyfolio.value.summary import exact_sums, rfm_summary
 from keyfolio.workspace import Workspace
 
 DAYS_PER_YEAR = 365.25
@@ -78,16 +76,10 @@ def rfm_pass(con: Any, ws: Workspace, policy: Policy, facts: Facts) -> pd.DataFr
         return None
     lines = value_lines(con, ws)
     expr = rfm_summary(lines, cutoff=facts.as_of, time_unit_days=policy.value.time_unit_days)
-    try:
+    # the facts stage refuses totals beyond the exact sums; this catches a line or a day
+    # beyond them whose account total is not (large amounts that cancel out)
+    with exact_sums():
         summary = con.to_pyarrow(expr).to_pandas()
-    except (duckdb.ConversionException, duckdb.OutOfRangeException) as exc:
-        # the facts stage refuses such totals; this is a line or a day beyond them whose
-        # account total is not (large amounts that cancel out)
-        first = str(exc).splitlines()[0]
-        raise WorkspaceError(
-            f"order_lines: amounts beyond {MAX_AMOUNT:g}, the largest Keyfolio adds up "
-            f"exactly ({first[:160]}); check the units of quantity and unit_price"
-        ) from None
     summary["account_id"] = summary["account_id"].astype(str)
     return summary
 
