@@ -6,6 +6,7 @@ from __future__ import annotations
 from keyfolio.pipeline.facts import connect, reading, release, value_lines
 from keyfolio.policy import load_policy
 from keyfolio.value.clv import BacktestResult, backtest
+from keyfolio.value.summary import exact_sums
 from keyfolio.workspace import Workspace
 
 
@@ -15,7 +16,7 @@ def clv_check(ws: Workspace, holdout_months: int) -> BacktestResult:
     policy = load_policy(ws.policy_path)
     con = connect()
     try:
-        with reading(ws):  # the lines are read as the backtest goes
+        with reading(ws), exact_sums():  # the lines are read as the backtest goes
             return backtest(
                 value_lines(con, ws),
                 holdout_months=holdout_months,

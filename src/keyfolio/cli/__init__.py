@@ -2,7 +2,8 @@
 
 :func:`build_app` registers the command modules on a new Typer app (none of them imports
 this package back); :mod:`keyfolio.cli.console` is the only place that prints and turns
-library errors into one line on stderr with exit code 1. Usage mistakes exit 2 (click).
+library errors into one line on stderr with exit code 1. Usage mistakes (an unknown option,
+``--draws -5``) are one line too, with exit code 2 (:func:`main`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ import typer
 
 from keyfolio.cli import data, decisions, run, value
 from keyfolio.cli.console import warn
+
+try:  # typer >= 0.22 carries its own copy of click
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
+except ImportError:  # pragma: no cover - older typer on click itself
+    from click.exceptions import ClickException, NoArgsIsHelpError  # type: ignore[assignment]
 
 
 def build_app() -> typer.Typer:
@@ -31,9 +37,24 @@ def build_app() -> typer.Typer:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. Click's usage errors, which it prints as a usage line, a
+    hint and a framed message, become one line on stderr (exit code 2); the help shown for a
+    bare ``keyfolio`` stays as it is."""
     sys.unraisablehook = _unraisable
-    build_app()()
+    try:
+        code = build_app()(standalone_mode=False)
+    except NoArgsIsHelpError as exc:  # the help, printed while it was made (rich) or here
+        if help_text := exc.format_message().strip():
+            typer.echo(help_text)
+        sys.exit(exc.exit_code)
+    except ClickException as exc:
+        message = " ".join(exc.format_message().split())
+        typer.echo(f"error: {message} (see --help)", err=True)
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("Aborted!", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def _unraisable(u: sys.UnraisableHookArgs) -> None:

@@ -94,7 +94,7 @@ def handled(fn: Callable[P, R], *, writes: str | None = None) -> Callable[P, R]:
                 return fn(*args, **kwargs)
         except KeyfolioError as exc:
             fail(str(exc))
-        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+        except _COMMAND_LINE:  # exits and usage errors: the command line's own
             raise
         except Exception as exc:
             if os.environ.get("KEYFOLIO_DEBUG"):
@@ -103,6 +103,17 @@ def handled(fn: Callable[P, R], *, writes: str | None = None) -> Callable[P, R]:
             fail(unexpected(exc, root if isinstance(root, Path) else None))
 
     return wrapper
+
+
+try:  # typer >= 0.22 carries its own copy of click
+    from typer._click.exceptions import ClickException as _TyperClickException
+except ImportError:  # pragma: no cover - older typer on click itself
+    _TyperClickException = click.ClickException  # type: ignore[misc,assignment]
+
+_COMMAND_LINE = (
+    typer.Exit, typer.Abort, _TyperClickException,
+    click.exceptions.Exit, click.ClickException, click.exceptions.Abort,
+)  # fmt: skip
 
 
 def unexpected(exc: BaseException, workspace: Path | None = None) -> str:

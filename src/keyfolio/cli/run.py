@@ -11,7 +11,7 @@ from keyfolio import runs
 from keyfolio.analysis.summary import records, summarise
 from keyfolio.cli import render
 from keyfolio.cli.console import bars, esc, handled, plain, print_json, say, spinner, warn
-from keyfolio.cli.options import JsonOpt, RunOpt, WorkspaceArg
+from keyfolio.cli.options import JsonOpt, RunOpt, WorkspaceArg, at_least
 from keyfolio.export import export_portfolio
 from keyfolio.pipeline import RunOptions
 from keyfolio.pipeline import run as run_pipeline
@@ -23,10 +23,11 @@ from keyfolio.workspace import Workspace
 def run(
     workspace: WorkspaceArg,
     threads: Annotated[
-        int | None, typer.Option(help="Engine threads (default: all cores).")
+        int | None, typer.Option(callback=at_least(1), help="Engine threads (default: all cores).")
     ] = None,
     draws: Annotated[
-        int | None, typer.Option(help="Robustness draws (default: the policy's).")
+        int | None,
+        typer.Option(callback=at_least(0), help="Robustness draws (default: the policy's)."),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:

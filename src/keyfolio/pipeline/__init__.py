@@ -10,7 +10,10 @@
     selection    rules, optimum under capacity, hysteresis, reasons, robustness, reconciliation
 
 Each stage takes typed inputs and returns a typed result; the columns a stage adds to the
-portfolio are joined here (:func:`_join`), so the sequence below is the whole story. The
+portfolio are joined here (:func:`_join`), so the sequence below is the whole story. A
+numpy/pandas ``RuntimeWarning`` raised inside a stage (an overflow, an invalid value) never
+reaches the terminal as numpy's text: it becomes a run warning naming the stage
+(:meth:`_StageLog.stage`). The
 result is a new ``runs/<run_id>/`` folder (:mod:`keyfolio.runs`) with ``portfolio.parquet``,
 ``run.json`` (policy text and hash, input hashes and row counts, code version, stage timings
 and rows) and the side tables of each stage.
@@ -21,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import platform
 import time
+import warnings as pywarnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,7 +45,7 @@ from keyfolio.pipeline import value as value_stage
 from keyfolio.pipeline.economics import Economics, whale_curve
 from keyfolio.pipeline.facts import Facts
 from keyfolio.pipeline.value import ReturnOnCustomer, ValueResult
-from keyfolio.policy import Policy, load_policy
+from keyfolio.policy import Policy, load_policy, with_values
 from keyfolio.selection import Definition
 from keyfolio.workspace import Workspace, file_sha256
 
@@ -90,15 +94,38 @@ class _StageLog:
     progress: Progress | None
     timings: dict[str, float] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # numeric warnings, by stage
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         if self.progress:
             self.progress(name)
         t0 = time.perf_counter()
-        yield
+        with pywarnings.catch_warnings(record=True) as caught:
+            pywarnings.simplefilter("always", RuntimeWarning)
+            yield
+        self._numeric(name, caught)
         # a stage may run in parts: the timings add up
         self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - t0, 4)
+
+    def _numeric(self, stage: str, caught: list[pywarnings.WarningMessage]) -> None:
+        """A RuntimeWarning (numpy's "overflow encountered in multiply", ...) becomes one run
+        warning per stage and message; any other warning is shown as it would have been."""
+        for w in caught:
+            if not issubclass(w.category, RuntimeWarning):
+                pywarnings.showwarning(w.message, w.category, w.filename, w.lineno)
+                continue
+            text = (
+                f"stage {stage}: a computation gave an undefined or overflowing number "
+                f"({w.message}, at {Path(w.filename).name}:{w.lineno}); figures of this stage "
+                "may be NaN or infinite: check the data for extreme or missing values"
+            )
+            if text not in self.warnings:
+                self.warnings.append(text)
+
+    def take_warnings(self) -> list[str]:
+        out, self.warnings = self.warnings, []
+        return out
 
 
 @dataclass(frozen=True)
@@ -147,6 +174,7 @@ def _run(ws: Workspace, options: RunOptions) -> RunResult:
     started = dt.datetime.now(dt.UTC)
     log = _StageLog(options.progress)
     policy = _with_draws(load_policy(ws.policy_path), options.robustness_draws)
+    selection_stage.check_rules(policy, str(ws.policy_path))
     manifest = input_manifest(ws)
     prev_run = runs.previous(ws)
     previous = prev_run.portfolio(PREVIOUS_COLUMNS) if prev_run else None
@@ -181,7 +209,7 @@ def _run(ws: Workspace, options: RunOptions) -> RunResult:
         defn = define(pf, policy, DefinitionInputs.of(ws, previous))
     log.rows["definition"] = len(defn.portfolio)
     warnings = [*facts.warnings, *econ.warnings, *segments.size_warnings(pf, tiers),
-                *value.warnings, *defn.warnings]  # fmt: skip
+                *value.warnings, *defn.warnings, *log.take_warnings()]  # fmt: skip
     run_id = runs.new_run_id(ws, started)
     meta: dict[str, Any] = {
         "run_id": run_id,
@@ -206,6 +234,7 @@ def _run(ws: Workspace, options: RunOptions) -> RunResult:
             if roc is not None:
                 w.document(runs.RETURN_ON_CUSTOMER, roc.summary)
             selection_stage.write(defn, w)
+        warnings.extend(log.take_warnings())  # meta holds this list
         meta["timings_s"] = log.timings
         meta["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         w.document(runs.RUN_JSON, meta)
@@ -225,8 +254,7 @@ def _join(portfolio: pd.DataFrame, columns: pd.DataFrame) -> pd.DataFrame:
 def _with_draws(policy: Policy, draws: int | None) -> Policy:
     if draws is None:
         return policy
-    rob = policy.robustness.model_copy(update={"draws": draws})
-    return policy.model_copy(update={"robustness": rob})
+    return with_values(policy, "robustness", {"draws": draws}, source="--draws")
 
 
 def _as_of(run: runs.Run | None) -> dt.date | None:

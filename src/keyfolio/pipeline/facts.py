@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 
 from keyfolio.errors import PolicyError, WorkspaceError
 from keyfolio.policy import Policy
+from keyfolio.value.summary import MAX_AMOUNT
 from keyfolio.workspace import Workspace
 
 FREIGHT = "freight"
@@ -416,6 +417,26 @@ def cost_to_serve(con: Any, ws: Workspace, policy: Policy) -> tuple[pa.Table, in
     return result, rows
 
 
+def check_amounts(table: pa.Table, source: str, hint: str) -> None:
+    """Refuse per-account amounts that are not finite numbers or beyond MAX_AMOUNT (the
+    figures of the lines they add up are, too): every sum after this one stays exact and
+    finite, so no later stage meets an overflow."""
+    for name in table.column_names:
+        if not pa.types.is_floating(table.schema.field(name).type):
+            continue
+        values = pc.fill_null(table[name], 0.0).to_numpy()
+        bad = np.flatnonzero(~(np.abs(values) < MAX_AMOUNT))  # NaN and inf are bad too
+        if len(bad):
+            i = int(bad[0])
+            v = float(values[i])
+            what = "not a finite number" if not np.isfinite(v) else f"beyond {MAX_AMOUNT:g}"
+            raise WorkspaceError(
+                f"{source}: account {table['account_id'][i].as_py()!r} has {name} {v:g} "
+                f"({what}, the largest amount Keyfolio adds up exactly; {len(bad):,} such "
+                f"figures); {hint}"
+            )
+
+
 def _temp_name() -> str:
     return f"kf_yearly_{uuid.uuid4().hex[:8]}"
 
@@ -463,6 +484,7 @@ def compute_facts(
             per_account = _count_bits(con.to_pyarrow(roll_up(yearly_table)))
         finally:  # free its memory for the passes that follow on this connection
             con.drop_table(temp, force=True)
+        check_amounts(per_account, "order_lines", "check the units of quantity and unit_price")
         no_cost = pc.sum(per_account["lines_without_cost"]).as_py() or 0
         if no_cost == n_lines and n_lines > 0:
             warnings.append(
@@ -474,6 +496,7 @@ def compute_facts(
                 f"{no_cost:,} of {n_lines:,} order lines have no unit cost (line or product): "
                 "their variable cost counts as zero"
             )
+    check_amounts(costs, "costs", "check amount, quantity and the [cost_to_serve] rates")
     categories = len(category_bits(ws))
     if ws.has_table("products") and not categories:
         warnings.append(

@@ -14,11 +14,13 @@ from collections.abc import Sequence
 import pandas as pd
 
 from keyfolio import runs
+from keyfolio.errors import RuleError
 from keyfolio.overrides import Override
 from keyfolio.policy import Policy
 from keyfolio.scoring import CONTRIBUTION_COLUMNS, Scores
 from keyfolio.selection import Definition, select
 from keyfolio.selection.reconcile import TARGETS
+from keyfolio.selection.rules import check_syntax
 
 TRUE = frozenset({"1", "true", "yes", "y", "x", "target"})
 
@@ -40,6 +42,18 @@ def targets(portfolio: pd.DataFrame, declared: pd.DataFrame | None) -> pd.Series
         heads = set(portfolio.loc[flag & portfolio["group_id"].notna(), "group_id"].astype(str))
         flag |= ids.isin(heads)
     return flag.rename("is_target")
+
+
+def check_rules(policy: Policy, source: str) -> None:
+    """Refuse a ``must`` / ``never`` rule that cannot be read (syntax, nesting, forbidden
+    nodes) before the run spends time on the data; its columns are checked at selection."""
+    sel = policy.selection
+    for key, kind, rules in (("must", "must rule", sel.must), ("never", "never rule", sel.never)):
+        for i, text in enumerate(rules):
+            try:
+                check_syntax(text, kind=kind, key=f"selection.{key}[{i}]")
+            except RuleError as exc:
+                raise RuleError(f"{source}: {exc}") from None
 
 
 def key_accounts(

@@ -21,11 +21,21 @@ def _map_key(v: object) -> str:
     return str(v).strip().lower()
 
 
+def _linear(lo: float, hi: float) -> Transform:
+    """``x`` from ``lo`` (0) to ``hi`` (100), clipped. Computed on halves: ``x/2 - lo/2``
+    cannot overflow for finite numbers (``x - lo`` can, e.g. 1e308 - -1e308) and, halving
+    being exact, gives the same numbers as ``(x - lo) / (hi - lo)`` wherever that does not
+    overflow. An infinite ``x`` scores 0 or 100; NaN stays missing."""
+    span = hi / 2 - lo / 2
+    return lambda x: np.clip((np.asarray(x, dtype=float) / 2 - lo / 2) / span * 100, 0, 100)
+
+
 def fit_scale(crit: Criterion, values: np.ndarray, policy: Policy) -> Transform:
     """The raw → 0–100 transform of ``crit``, fitted on the observed (non-missing) values.
 
     Percentile uses average ranks: the lowest value scores 0, the highest 100, ties share
     their mean rank; values between observed ones are interpolated (used for spreads).
+    Minmax spans the finite values: an infinite one scores 0 or 100 (the caller warns).
     """
     ok = values[~np.isnan(values)]
     if crit.scale == "percentile":
@@ -39,10 +49,10 @@ def fit_scale(crit: Criterion, values: np.ndarray, policy: Policy) -> Transform:
         pct = (pct - 1) / (len(ok) - 1) * 100 if len(ok) > 1 else np.full(len(u), NEUTRAL)
         return lambda x: np.where(np.isnan(x), np.nan, np.interp(x, u, pct))
     if crit.scale == "minmax":
+        ok = ok[np.isfinite(ok)]
         if len(ok) == 0 or ok.max() == ok.min():
             return lambda x: np.where(np.isnan(x), np.nan, NEUTRAL)
-        lo, hi = float(ok.min()), float(ok.max())
-        return lambda x: np.clip((x - lo) / (hi - lo) * 100, 0, 100)
+        return _linear(float(ok.min()), float(ok.max()))
     if crit.scale == "bands":
         cuts = np.asarray(crit.bands, dtype=float)
         return lambda x: np.where(
@@ -55,7 +65,7 @@ def fit_scale(crit: Criterion, values: np.ndarray, policy: Policy) -> Transform:
             lo, hi = policy.assessments.scale
         else:
             lo, hi = 0.0, 100.0
-        return lambda x: np.clip((x - lo) / (hi - lo) * 100, 0, 100)
+        return _linear(lo, hi)
     raise AssertionError(crit.scale)  # pragma: no cover - map is handled separately
 
 

@@ -185,6 +185,12 @@ def _score_one(
                 f"criterion {crit.name!r}: scale {crit.scale!r} needs numbers but "
                 f"{crit.source!r} holds categories; use scale = 'map'"
             )
+        n_inf = int(np.isinf(src.numeric).sum())
+        if n_inf:
+            warnings.append(
+                f"criterion {crit.name}: {n_inf:,} account(s) have an infinite value of "
+                f"{crit.source}; scored at the end of the scale (check the data)"
+            )
         # scales are fitted on the candidates (as size tiers and Pareto are) and applied to
         # every row: a group's members must not move a candidate's percentile
         tf = fit_scale(crit, src.numeric[fit_on], policy)

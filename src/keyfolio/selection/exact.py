@@ -61,7 +61,8 @@ def _choose(n: int, parts: list[np.ndarray], counts: list[np.ndarray]) -> np.nda
 # -- dynamic programme over capacity units --------------------------------------------------
 def capacity_units(hours: np.ndarray, capacity: float) -> tuple[np.ndarray, int] | None:
     """Hours and capacity in units of the hours' greatest common divisor (hours that are
-    fractions with a denominator up to 100, e.g. 2.5 or 1/3); None when they are not."""
+    fractions with a denominator up to 100, e.g. 2.5 or 1/3); None when they are not, or
+    when the capacity in units is not a finite number."""
     frac = [Fraction(float(h)).limit_denominator(100) for h in np.unique(hours)]
     if any(abs(float(f) - float(h)) > 1e-9 for f, h in zip(frac, np.unique(hours), strict=True)):
         return None
@@ -70,7 +71,10 @@ def capacity_units(hours: np.ndarray, capacity: float) -> tuple[np.ndarray, int]
     g = math.gcd(*ints) if any(ints) else 1
     unit = {float(h): i // g for h, i in zip(np.unique(hours), ints, strict=True)}
     units = np.array([unit[float(h)] for h in hours], dtype=np.int64)
-    return units, int(math.floor(capacity * scale / g + 1e-9))
+    cap = capacity * scale / g + 1e-9
+    if not math.isfinite(cap):  # beyond any programme (a capacity near 1.8e308 h)
+        return None
+    return units, int(math.floor(cap))
 
 
 def dp_many(values: np.ndarray, hours: np.ndarray, capacity: float) -> np.ndarray:
@@ -127,7 +131,9 @@ def dp_many(values: np.ndarray, hours: np.ndarray, capacity: float) -> np.ndarra
 def _class_bound(n_c: int, h_c: float, capacity: float | None, max_count: int | None) -> int:
     b = n_c
     if capacity is not None and h_c > 0:
-        b = min(b, int(np.floor(capacity / h_c + 1e-9)))
+        with np.errstate(over="ignore"):  # inf: any number fits (a capacity of 1e300 h)
+            fit = np.floor(capacity / h_c + 1e-9)  # compared as a float: it may exceed any int
+        b = int(fit) if fit < b else b
     if max_count is not None:
         b = min(b, max_count)
     return max(b, 0)
@@ -164,7 +170,9 @@ def greedy_many(
     h_last, pref_last = classes[-1], prefixes[-1]
     k_last = np.full(len(grid), len(pref_last) - 1, dtype=np.int64)
     if h_last > 0 and np.isfinite(cap):
-        k_last = np.minimum(k_last, np.floor((cap - h_used) / h_last + 1e-9).astype(np.int64))
+        with np.errstate(over="ignore"):  # inf: any number fits (a capacity of 1e300 h)
+            fit = np.floor((cap - h_used) / h_last + 1e-9)  # a float: it may exceed int64
+        k_last = np.where(fit < k_last, fit, k_last).astype(np.int64)
     if np.isfinite(kmax):
         k_last = np.minimum(k_last, (kmax - c_used).astype(np.int64))
     runmax = np.maximum.accumulate(pref_last, axis=0)  # best prefix of length <= k

@@ -137,8 +137,8 @@ def select(
     warnings = list(scores.warnings)
     pf = _prepare(portfolio, policy, warnings)
     objective = _objective(pf, sel.objective)
-    must, must_rules = evaluate_rules(pf, sel.must, kind="must rule")
-    never, never_rules = evaluate_rules(pf, sel.never, kind="never rule")
+    must, must_rules = evaluate_rules(pf, sel.must, kind="must rule", key="selection.must")
+    never, never_rules = evaluate_rules(pf, sel.never, kind="never rule", key="selection.never")
     group = None
     if sel.capacity_by is not None:
         if sel.capacity_by not in pf.columns:

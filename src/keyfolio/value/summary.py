@@ -8,14 +8,36 @@ all lines of an account on one date count as one purchase, as in the BG/NBD lite
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
 
-from keyfolio.errors import ModelError
+from keyfolio.errors import ModelError, WorkspaceError
 
 EXACT = "decimal(38, 9)"  # money summed exactly: the same data gives the same figures
+# The largest amount (a line, a day, an account's total) that Keyfolio sums: EXACT holds
+# less than 1e29; the rest is headroom for the sums.
+MAX_AMOUNT = 1e27
+
+
+@contextmanager
+def exact_sums(source: str = "order_lines") -> Iterator[None]:
+    """Run queries over these sums: DuckDB's refusal of an amount EXACT cannot hold (a line,
+    a day or an account's total beyond MAX_AMOUNT, NaN, inf) becomes one WorkspaceError."""
+    try:
+        yield
+    except (duckdb.ConversionException, duckdb.OutOfRangeException) as exc:
+        kind = str(exc).split(":", 1)[0]  # "Conversion Error", "Out of Range Error"
+        raise WorkspaceError(
+            f"{source}: an amount beyond {MAX_AMOUNT:g} (the largest Keyfolio adds up "
+            f"exactly) or not a finite number (DuckDB: {kind}); check the units of quantity "
+            "and unit_price"
+        ) from None
+
 
 REQUIRED = {"account_id": "string", "order_date": "date", "revenue": "float", "margin": "float"}
 
