@@ -138,7 +138,7 @@ def _(tmp: Path) -> Built:
     args, want = _parquet_lines(
         tmp / "lines.parquet", pa.array([[1, 2], [3]], pa.list_(pa.int64()))
     )
-    return args, [*want, "column 'Qty'", "for quantity", "found a column of type list<"]
+    return args, [*want, "column 'Qty'", "mapped to quantity", "found a column of type list<"]
 
 
 @case("parquet: a map column kept as an account attribute")
@@ -147,7 +147,7 @@ def _(tmp: Path) -> Built:
     attrs = pa.array([[("a", "1")], [("b", "2")]], pa.map_(pa.string(), pa.string()))
     pq.write_table(pa.table({"Id": ["007", "0042"], "Attrs": attrs}), path)
     args = ["accounts", str(path), "--col", "account_id=Id", "--col", "segment=Attrs"]
-    return args, [str(path), "column 'Attrs'", "found a column of type map<string, string>"]
+    return args, [str(path), "column 'Attrs'", "found a column of type map<string, string"]
 
 
 @case("parquet: a struct column used in a computed column")
@@ -168,41 +168,41 @@ def _(tmp: Path) -> Built:
 
 @case("parquet: NaN in a float column mapped as an id")
 def _(tmp: Path) -> Built:
-    args, want = _parquet_orders(tmp / "orders.parquet", pa.array([7.0, float("nan")]))
-    return args, [*want, "row 2", "column 'CustomerID'", "expected an id", "found nan"]
+    args, want = _parquet_orders(tmp / "orders.parquet", pa.array([100.0, float("nan")]))
+    return args, [*want, "row 2", "column 'CustomerID'", "expected an id", "found 'nan'"]
 
 
 @case("parquet: infinity in a float column mapped as an id")
 def _(tmp: Path) -> Built:
-    args, want = _parquet_orders(tmp / "orders.parquet", pa.array([7.0, float("-inf")]))
-    return args, [*want, "row 2", "column 'CustomerID'", "expected an id", "found -inf"]
+    args, want = _parquet_orders(tmp / "orders.parquet", pa.array([100.0, float("-inf")]))
+    return args, [*want, "row 2", "column 'CustomerID'", "expected an id", "found '-inf'"]
 
 
 @case("parquet: 1e17 in a float column mapped as an id")
 def _(tmp: Path) -> Built:
-    args, want = _parquet_orders(tmp / "orders.parquet", pa.array([7.0, 1e17]))
+    args, want = _parquet_orders(tmp / "orders.parquet", pa.array([100.0, 1e17]))
     return args, [*want, "row 2", "column 'CustomerID'", "expected an id",
-                  "found 100000000000000000"]  # fmt: skip
+                  "found '1e+17'"]  # fmt: skip
 
 
 @case("parquet: a fraction in a float column mapped as an id")
 def _(tmp: Path) -> Built:
-    args, want = _parquet_orders(tmp / "orders.parquet", pa.array([7.0, 7.5]))
-    return args, [*want, "row 2", "column 'CustomerID'", "expected an id", "found 7.5"]
+    args, want = _parquet_orders(tmp / "orders.parquet", pa.array([100.0, 7.5]))
+    return args, [*want, "row 2", "column 'CustomerID'", "expected an id", "found '7.5'"]
 
 
 @case("parquet: 1e17 as a quantity")
 def _(tmp: Path) -> Built:
     args, want = _parquet_lines(tmp / "lines.parquet", pa.array([1.0, 1e17]))
     return args, [*want, "row 2", "column 'Qty'", f"{BOUND} for quantity",
-                  "found 100000000000000000"]  # fmt: skip
+                  "found '1e+17'"]  # fmt: skip
 
 
 @case("parquet: NaN as a price")
 def _(tmp: Path) -> Built:
     args, want = _parquet_lines(tmp / "lines.parquet", pa.array([1.0, 2.0]),
                                 pa.array([float("nan"), 3.0]))  # fmt: skip
-    return args, [*want, "row 1", "column 'Price'", f"{BOUND} for unit_price", "found nan"]
+    return args, [*want, "row 1", "column 'Price'", f"{BOUND} for unit_price", "found 'nan'"]
 
 
 @case("parquet: an int64 beyond the bound as a quantity")
@@ -708,14 +708,14 @@ def test_whole_floats_are_ids_and_negative_quantities_are_returns(ws: Path, tmp_
     path = tmp_path / "lines.parquet"
     pq.write_table(pa.table({
         "Cust": pa.array([7.0, 42.0]), "Day": pa.array([dt.date(2024, 1, 1)] * 2),
-        "Qty": pa.array([3.0, -1.0]), "Price": pa.array([999_999_999_999_999.0, 0.0]),
+        "Qty": pa.array([1.0, -1.0]), "Price": pa.array([999_999_999_999_999.0, 0.0]),
     }), path)  # fmt: skip
     accounts = tmp_path / "accounts.csv"
     accounts.write_text("Id\n7\n42\n")
     _imported(ws, ["accounts", str(accounts), "--col", "account_id=Id"])
     lines = _imported(ws, ["order_lines", str(path), *_cols(LINE_COLS)]).read_table("order_lines")
     assert lines["account_id"].to_pylist() == ["7", "42"]
-    assert lines["quantity"].to_pylist() == [3.0, -1.0]
+    assert lines["quantity"].to_pylist() == [1.0, -1.0]
 
 
 def test_a_one_megabyte_cell_in_an_unmapped_column(ws: Path, tmp_path: Path) -> None:
