@@ -31,11 +31,23 @@ def bound_expectation() -> str:
     return f"a number between -{b} and {b}"
 
 
-def out_of_bound(values: pa.Array, present: pa.Array) -> pa.Array:
-    """Present numbers that are not finite or not within the bound (NaN and infinities
-    included: no comparison holds for them)."""
-    inside = pc.fill_null(pc.less(pc.abs(values), NUMBER_BOUND), False)
-    return pc.and_(pc.and_(present, values.is_valid()), pc.invert(inside))
+def out_of_bound(values: pa.Array, *masks: pa.Array) -> pa.Array | None:
+    """Numbers (in all of ``masks``) that are not finite or not within the bound (NaN and
+    infinities included: no comparison holds for them); None when there is none. The
+    common case is two passes over the float64 buffer: its smallest and largest value
+    (NaN when any is; the slots of nulls may hold anything, and only send it the slow
+    way)."""
+    if values.type == pa.float64() and len(values):
+        raw = np.frombuffer(values.buffers()[1], dtype=np.float64)
+        raw = raw[values.offset : values.offset + len(values)]
+        if -NUMBER_BOUND < raw.min() and raw.max() < NUMBER_BOUND:
+            return None
+    out = pc.and_(
+        values.is_valid(), pc.invert(pc.fill_null(pc.less(pc.abs(values), NUMBER_BOUND), False))
+    )
+    for mask in masks:
+        out = pc.and_(out, mask)
+    return out if pc.any(out).as_py() else None
 
 
 def parse_numbers(s: pa.Array, decimal: str, present: pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -87,9 +99,26 @@ def control_expectation() -> str:
     return "an id without control characters (only tab is allowed)"
 
 
-def has_control(s: pa.Array, present: pa.Array) -> pa.Array:
-    """Present values holding a control character."""
-    return pc.and_(present, pc.fill_null(pc.match_substring_regex(s, CONTROL), False))
+def has_control(s: pa.Array, present: pa.Array) -> pa.Array | None:
+    """Present values holding a control character; None when there is none. The bytes of
+    all values are looked at at once first: only a column with a byte below 0x20 or from
+    0x7F (a tab, a control character, or text beyond ASCII) is matched value by value."""
+    if not _maybe_control(s):
+        return None
+    out = pc.and_(present, pc.fill_null(pc.match_substring_regex(s, CONTROL), False))
+    return out if pc.any(out).as_py() else None
+
+
+def _maybe_control(s: pa.Array) -> bool:
+    if not (pa.types.is_string(s.type) or pa.types.is_large_string(s.type)) or len(s) == 0:
+        return True  # no plain buffers to look at: match value by value
+    width = np.int64 if pa.types.is_large_string(s.type) else np.int32
+    offsets = np.frombuffer(s.buffers()[1], dtype=width)[s.offset : s.offset + len(s) + 1]
+    data = s.buffers()[2]
+    if data is None:
+        return False
+    b = np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]]
+    return len(b) > 0 and bool(b.min() < 0x20 or b.max() >= 0x7F)  # ASCII text: no
 
 
 def number_expectation(decimal: str) -> str:

@@ -255,7 +255,7 @@ class Converted:
         """Rows that are bad or refused."""
         out = self.bad
         for _, mask in self.refused:
-            out = pc.or_(out, mask)
+            out = pc.or_(out, pc.fill_null(mask, False))
         return out
 
 
@@ -294,20 +294,19 @@ def convert(values: pa.Array | pa.ChunkedArray, kind: str, options: ReadOptions)
     refused: list[tuple[str, pa.Array]] = []
     if pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type):
         values, not_utf8 = _utf8(values)
-        if not_utf8 is not None:
-            refused.append(("text in UTF-8 for {column}", not_utf8))
+        _refuse(refused, "text in UTF-8 for {column}", not_utf8)
     native = _native(values, kind)
     if native is not None:
         missing = values.is_null()
+        out: pa.Array | None = None
         if kind == "date":
-            out = far(native, options)
-            refused.append((range_expectation(options), out))
+            out = _any(far(native, options))
+            _refuse(refused, range_expectation(options), out)
         elif kind == "number":
-            out = out_of_bound(native, pc.invert(missing))
-            refused.append((bound_expectation() + " for {column}", out))
-        else:
-            out = pc.and_(missing, False)
-        native = pc.if_else(out, pa.scalar(None, native.type), native)
+            out = out_of_bound(native)
+            _refuse(refused, bound_expectation() + " for {column}", out)
+        if out is not None:
+            native = pc.if_else(out, pa.scalar(None, native.type), native)
         return Converted(native, missing, pc.and_(missing, False), _as_string(values), refused)
     floats = pa.types.is_floating(values.type)
     if floats:
@@ -327,24 +326,23 @@ def convert(values: pa.Array | pa.ChunkedArray, kind: str, options: ReadOptions)
         ok = present
         out = trimmed
         if kind == "id" and floats:
-            refused.append((id_expectation(), pc.and_(present, pc.invert(whole))))
+            _refuse(refused, id_expectation(), _any(pc.and_(present, pc.invert(whole))))
         elif kind == "id":
-            refused.append((control_expectation(), has_control(trimmed, present)))
+            _refuse(refused, control_expectation(), has_control(trimmed, present))
     elif kind == "number":
         ok, out = parse_numbers(trimmed, options.decimal, present)
         ok = pc.fill_null(ok, False)
-        refused.append((bound_expectation() + " for {column}",
-                        out_of_bound(out, pc.and_(present, ok))))  # fmt: skip
+        beyond = out_of_bound(out, present, ok)
+        _refuse(refused, bound_expectation() + " for {column}", beyond)
     elif kind == "date":
         ok, out, beyond = iso_dates(trimmed, present, options) or by_value(
             parse_dates, trimmed, options
         )
         ok = pc.fill_null(ok, False)
-        refused.append((range_expectation(options), beyond))
+        _refuse(refused, range_expectation(options), _any(beyond))
         bad = pc.and_(pc.and_(present, pc.invert(ok)), pc.invert(beyond))
         c = Converted(out, missing, bad, raw, refused)
-        keep = pc.and_(pc.and_(present, ok), pc.invert(c.rejected()))
-        c.values = pc.if_else(keep, out, pa.scalar(None, out.type))
+        c.values = pc.if_else(pc.and_(present, ok), out, pa.scalar(None, out.type))
         return c
     else:
         low = pc.utf8_lower(trimmed)
@@ -353,9 +351,21 @@ def convert(values: pa.Array | pa.ChunkedArray, kind: str, options: ReadOptions)
         out = is_true
     ok = pc.fill_null(ok, False)
     c = Converted(out, missing, pc.and_(present, pc.invert(ok)), raw, refused)
-    keep = pc.and_(pc.and_(present, ok), pc.invert(c.rejected()))
+    keep = pc.and_(present, ok)
+    if refused:
+        keep = pc.and_(keep, pc.invert(c.rejected()))
     c.values = pc.if_else(keep, out, pa.scalar(None, out.type))
     return c
+
+
+def _any(mask: pa.Array) -> pa.Array | None:
+    """``mask``, or None when no row is in it."""
+    return mask if pc.any(mask).as_py() else None
+
+
+def _refuse(refused: list[tuple[str, pa.Array]], expected: str, rows: pa.Array | None) -> None:
+    if rows is not None:
+        refused.append((expected, rows))
 
 
 def _native(values: pa.Array, kind: str) -> pa.Array | None:
