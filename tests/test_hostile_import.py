@@ -211,6 +211,12 @@ def _(tmp: Path) -> Built:
     return args, [*want, "row 2", "column 'Qty'", f"{BOUND} for quantity"]
 
 
+@case("parquet: bytes that are not UTF-8 in a binary column mapped as an id")
+def _(tmp: Path) -> Built:
+    args, want = _parquet_orders(tmp / "orders.parquet", pa.array([b"007", b"0\xff7"], pa.binary()))
+    return args, [*want, "row 2", "column 'CustomerID'", "expected text in UTF-8 for account_id"]
+
+
 def _bad_utf8(tmp: Path, bad: bytes, row: int = 3) -> Built:
     path = tmp / "orders.csv"
     rows = [b"A-1,007,2024-01-15", b"A-2,007,2024-01-16", b"A-3,007,2024-01-17"]
@@ -549,6 +555,16 @@ def _(tmp: Path) -> Built:
     table = pa.table({"OrderID": ["P-1", "P-2"], "CustomerID": ["007", "007"], "OrderDate": stamps})
     args, want = _parquet(path, table, "orders", ORDER_COLS)
     return args, [*want, "row 2", "column 'OrderDate'", RANGE, "found '2099-12-31"]
+
+
+@case("date: an INT96 timestamp 0001-01-01 (as old Spark and Hive write them)")
+def _(tmp: Path) -> Built:
+    path = tmp / "orders.parquet"
+    stamps = pa.array([dt.datetime(2024, 1, 1), dt.datetime(1, 1, 1)], pa.timestamp("us"))
+    table = pa.table({"OrderID": ["P-1", "P-2"], "CustomerID": ["007", "007"], "OrderDate": stamps})
+    pq.write_table(table, path, use_deprecated_int96_timestamps=True)
+    args = ["orders", str(path), *_cols(ORDER_COLS)]
+    return args, [str(path), "row 2", "column 'OrderDate'", RANGE, "found '0001-01-01"]
 
 
 @case("date: a typed Parquet date 2099 in a costs table")

@@ -271,18 +271,17 @@ def _as_string(values: pa.Array) -> pa.Array:
 
 def _utf8(values: pa.Array) -> tuple[pa.Array, pa.Array | None]:
     """Binary values (Parquet bytes without a text annotation) as text, and the rows whose
-    bytes are not UTF-8 (None: all are)."""
+    bytes are not UTF-8 (None: all are; they are shown with U+FFFD for the bad bytes)."""
     try:
         return pc.cast(values, pa.string()), None
     except pa.ArrowInvalid:
         texts: list[str | None] = []
+        bad: list[bool] = []
         for b in values.to_pylist():
-            try:
-                texts.append(None if b is None else b.decode("utf-8"))
-            except UnicodeDecodeError:
-                texts.append(None)
-        bad = pc.and_(values.is_valid(), pc.is_null(pa.array(texts, pa.string())))
-        return pa.array(texts, pa.string()), bad
+            text = None if b is None else b.decode("utf-8", errors="replace")
+            texts.append(text)
+            bad.append(b is not None and text is not None and text.encode("utf-8") != b)
+        return pa.array(texts, pa.string()), pa.array(bad, pa.bool_())
 
 
 def convert(values: pa.Array | pa.ChunkedArray, kind: str, options: ReadOptions) -> Converted:
