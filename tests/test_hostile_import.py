@@ -825,3 +825,16 @@ def test_a_formula_with_a_saved_value_is_read(ws: Path, tmp_path: Path) -> None:
     cols = [*LINE_COLS, "discount=Discount"]
     lines = _imported(ws, ["order_lines", str(path), *_cols(cols)]).read_table("order_lines")
     assert lines["discount"].to_pylist() == [0.1]
+
+
+def test_quotes_that_close_and_inch_marks_are_not_an_open_quote(ws: Path, tmp_path: Path) -> None:
+    """The check for a quote that never closes sees the file's last record: a quoted
+    field over two lines there, and a quote inside an unquoted field (12" pipe), are fine."""
+    path = tmp_path / "accounts.csv"
+    path.write_text(
+        'CustomerID,CompanyName,Note\n007,12" Pipes Ltd,x\n0042,Acme,"two\nlines"\n',
+        encoding="utf-8",
+    )
+    cols = ["--col", "account_id=CustomerID", "--col", "name=CompanyName"]
+    accounts = _imported(ws, ["accounts", str(path), *cols]).read_table("accounts")
+    assert accounts["name"].to_pylist() == ['12" Pipes Ltd', "Acme"]

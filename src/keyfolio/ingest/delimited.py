@@ -337,9 +337,26 @@ def _check_quotes_closed(
 
 
 def _unclosed_quote(path: Path, options: ReadOptions) -> int | None:
-    """The record where a quote opens that the file never closes (reads the whole file)."""
+    """The record where a quote opens that the file never closes (reads the whole file).
+
+    Python's csv reader in strict mode says "unexpected end of data" exactly then; a file
+    it finds otherwise strict-malformed (``"a"b``) is scanned line by line instead."""
+    delimiter = SUB if options.multi_char else options.delimiter
     with _text(path, options) as fh:
-        return _open_quote(fh, SUB if options.multi_char else options.delimiter)
+        reader = csv.reader(fh, delimiter=delimiter, strict=True)
+        record = 0
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return None
+            except csv.Error as e:
+                if "unexpected end of data" in str(e):
+                    return record + 1
+                break
+            record += 1 if row else 0
+    with _text(path, options) as fh:
+        return _open_quote(fh, delimiter)
 
 
 def _quote_problem(path: Path, record: int) -> Problem:
