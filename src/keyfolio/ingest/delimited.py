@@ -223,7 +223,8 @@ def open_delimited(path: Path, options: ReadOptions, expected: Sequence[str]) ->
         header = headerless_names(path, data, options)
     keep, repeated = distinct_columns(header)
     # the parser needs a name per field: unnamed and repeated columns get one of their own
-    names = [c if i in set(keep) else f"\x00{i}" for i, c in enumerate(header)]
+    kept = set(keep)
+    names = [c if i in kept else f"\x00{i}" for i, c in enumerate(header)]
     position = Position(path.stat().st_size)
 
     def read(columns: Sequence[str] | None) -> Iterator[pa.Table]:
