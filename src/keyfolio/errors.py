@@ -58,10 +58,14 @@ class Problem:
 
 
 class ImportValidationError(KeyfolioError):
-    """An import found problems; nothing was written. ``problems`` lists them all."""
+    """An import found problems; nothing was written. ``problems`` lists them all, one a
+    line after a heading line; a single problem is one line with the heading."""
 
     def __init__(self, problems: list[Problem], *, limit: int = 50) -> None:
         self.problems = list(problems)
+        if len(self.problems) == 1:  # one problem: one line (the command line's error line)
+            super().__init__(f"import failed with 1 problem; nothing was changed: {problems[0]}")
+            return
         shown = self.problems[:limit]
         lines = [str(p) for p in shown]
         more = len(self.problems) - len(shown)

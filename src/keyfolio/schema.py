@@ -4,6 +4,12 @@ Each table is stored as ``data/<table>.parquet``. Identifier columns are always 
 (leading zeros survive), dates are ``date32``, numbers ``float64``, flags ``bool``.
 Columns not listed here may be kept as extra account attributes (stored as strings or
 numbers as read).
+
+Every number lies strictly between ``-NUMBER_BOUND`` and ``NUMBER_BOUND`` (1e15): money
+and quantities beyond it are no real figure (a sentinel, a unit mix-up, ``1e309``), and
+within it a product such as quantity x unit price, or a sum over a billion lines, stays
+finite. A column whose ``sign`` is ``">= 0"`` is never negative: a return is a negative
+quantity, not a negative price or cost.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import pyarrow as pa
 from keyfolio.errors import KeyfolioError
 
 Kind = Literal["id", "text", "number", "date", "bool"]
+NUMBER_BOUND = 1e15  # |number| < NUMBER_BOUND, for every number of every table
 
 ARROW_TYPES: dict[str, pa.DataType] = {
     "id": pa.string(),
@@ -32,6 +39,8 @@ class Column:
     kind: Kind
     required: bool = False
     doc: str = ""  # what the column means, for `keyfolio schema` and the README
+    sign: Literal["any", ">= 0"] = "any"  # numbers: ">= 0" refuses a negative value
+    sign_hint: str = ""  # why, for the message (e.g. where a return goes instead)
 
 
 @dataclass(frozen=True)
@@ -61,7 +70,17 @@ class TableSpec:
 
 
 def _c(name: str, kind: Kind, required: bool = False, doc: str = "") -> Column:
-    return Column(name, kind, required, doc or DOCS.get(name, ""))
+    return Column(name, kind, required, doc or DOCS.get(name, ""), *SIGNS.get(name, ("any", "")))
+
+
+_RETURN = "a return is a negative quantity, not a negative {what}"
+SIGNS: dict[str, tuple[Literal["any", ">= 0"], str]] = {
+    "freight": (">= 0", ""),
+    "unit_price": (">= 0", _RETURN.format(what="price")),
+    "unit_cost": (">= 0", _RETURN.format(what="cost")),
+    "total_spend": (">= 0", ""),
+    "capacity_hours": (">= 0", ""),
+}
 
 
 DOCS = {

@@ -112,6 +112,9 @@ def evaluate(
             conv = convert(batch[col], "number", options)
             out.add_mask(file, col, f"{number_expectation(options.decimal)} (used in "
                          f"{c.text!r})", batch, conv.bad, conv.raw)  # fmt: skip
+            for expected, rows in conv.refused:
+                said = expected.replace("{column}", repr(c.text))
+                out.add_mask(file, col, said, batch, rows, conv.raw)
             inputs[col] = conv.values
             complete = pc.and_(complete, conv.values.is_valid())
         else:

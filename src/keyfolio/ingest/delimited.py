@@ -6,6 +6,11 @@ multi-character delimiter (``|+|``) or aligned text (``delimiter = "whitespace"`
 first translated while streaming: decoded, each separator replaced by U+001F (a control
 character that text exports do not contain; a file that does is reported), re-encoded as
 UTF-8. Line breaks are kept, so row numbers stay those of the file.
+
+A file that ends inside a quoted field (a quote never closed) is an error at the row where
+the quote opens: the parser would otherwise read the rest of the file as one value. A
+record longer than the parser's block is read with a larger block. UTF-16 and UTF-32 files
+are known by their byte-order mark (:func:`~keyfolio.ingest.encodings.file_encoding`).
 """
 
 from __future__ import annotations
@@ -14,17 +19,17 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from keyfolio.errors import ImportValidationError, Problem
-from keyfolio.ingest.encodings import count_lines, decode_problem
+from keyfolio.ingest.encodings import count_lines, decode_problem, file_encoding
 from keyfolio.ingest.options import WHITESPACE, ReadOptions, delimiter_label, option, setting
 from keyfolio.ingest.source import (
     ROW,
@@ -32,6 +37,7 @@ from keyfolio.ingest.source import (
     Position,
     Source,
     check_header,
+    distinct_columns,
     fail,
     headerless_names,
 )
@@ -43,11 +49,27 @@ _HINTS = {"|+|": "'|+|'", ";": "';'", "\t": "'\\t' (tab)", ",": "','", "|": "'|'
 _RUNS = re.compile(r"[ \t]+")
 _SUB_EDGES = re.compile(r"(?<![^\r\n])\x1f|\x1f(?![^\r\n])")  # at a line's start or end
 _QUOTED = re.compile(r'("(?<![^ \t\r\n]")[^"]*(?:""[^"]*)*")(?![^ \t\r\n])')
+_CLOSE = re.compile(r'[^"]*(?:""[^"]*)*"(?!")')  # the rest of a quoted field, to its quote
+BLOCK = 1 << 22  # the fast parser's block; a longer record is read with larger ones
+_MAX_BLOCK = 1 << 28
+_TAIL = 1 << 16
+
+# a 1 MB cell is a valid field (Python's csv refuses fields over 128 KiB by default)
+csv.field_size_limit(max(csv.field_size_limit(), (1 << 31) - 1))
 
 
-def _encoding(options: ReadOptions) -> str:
-    """Python's name for the file's encoding; UTF-8 files may start with Excel's BOM."""
-    return "utf-8-sig" if codecs.lookup(options.encoding).name == "utf-8" else options.encoding
+def _encoding(path: Path, options: ReadOptions) -> str:
+    """Python's name for the file's encoding (its BOM's, or the option's)."""
+    return file_encoding(path, options.encoding)
+
+
+def _decode_problem(path: Path, options: ReadOptions) -> ImportValidationError:
+    """The first undecodable byte of the file (in the encoding its BOM names, if any)."""
+    encoding = _encoding(path, options)
+    problem = decode_problem(path, options.encoding if encoding == "utf-8-sig" else encoding)
+    if problem is None:  # the parser saw what the decoder did not: say what it saw
+        return fail(path, f"text in {options.encoding}", "bytes that do not decode")
+    return ImportValidationError([problem])
 
 
 class TranslatedText(io.RawIOBase):
@@ -57,7 +79,7 @@ class TranslatedText(io.RawIOBase):
     def __init__(self, path: Path, options: ReadOptions) -> None:
         self._path = path
         self._fh = path.open("rb")
-        self._decoder = codecs.getincrementaldecoder(_encoding(options))()
+        self._decoder = codecs.getincrementaldecoder(_encoding(path, options))()
         self._delimiter = options.delimiter
         self._tail = ""
         self._out = b""
@@ -139,7 +161,7 @@ def _text(path: Path, options: ReadOptions) -> IO[str]:
     if options.multi_char:
         raw = io.BufferedReader(TranslatedText(path, options), buffer_size=_CHUNK)
         return io.TextIOWrapper(raw, encoding="utf-8", newline="")
-    return path.open("r", encoding=_encoding(options), newline="")
+    return path.open("r", encoding=_encoding(path, options), newline="")
 
 
 def _rows(fh: IO[str], options: ReadOptions) -> Iterator[list[str]]:
@@ -177,8 +199,7 @@ def _guarded(path: Path, options: ReadOptions, read: Iterator[list[str]]) -> lis
     try:
         return list(read)
     except UnicodeDecodeError:
-        problem = decode_problem(path, options.encoding)
-        raise ImportValidationError([problem] if problem else []) from None
+        raise _decode_problem(path, options) from None
     except csv.Error as e:
         raise fail(path, "a well-formed CSV file", str(e)) from None
 
@@ -200,8 +221,19 @@ def open_delimited(path: Path, options: ReadOptions, expected: Sequence[str]) ->
         if data:
             _check_delimiter(path, data[0], options, 1, expected)
         header = headerless_names(path, data, options)
+    keep, repeated = distinct_columns(header)
+    # the parser needs a name per field: unnamed and repeated columns get one of their own
+    kept = set(keep)
+    names = [c if i in kept else f"\x00{i}" for i, c in enumerate(header)]
     position = Position(path.stat().st_size)
-    return Source(path, header, _batches(path, options, header, position), position)
+
+    def read(columns: Sequence[str] | None) -> Iterator[pa.Table]:
+        wanted = [names[i] for i in keep] if columns is None else list(columns)
+        return _batches(path, options, names, wanted, position)
+
+    header_row = options.header_row if options.header else None
+    return Source(path, [header[i] for i in keep], read, position, repeated=repeated,
+                  header_row=header_row)  # fmt: skip
 
 
 def _check_delimiter(
@@ -229,14 +261,11 @@ def _check_delimiter(
 
 
 def _batches(
-    path: Path, options: ReadOptions, columns: list[str], position: Position
+    path: Path, options: ReadOptions, columns: list[str], wanted: list[str], position: Position
 ) -> Iterator[pa.Table]:
-    read = pcsv.ReadOptions(
-        skip_rows=options.header_row if options.header else 0,
-        column_names=columns,
-        encoding="utf8" if options.multi_char else options.encoding,
-        block_size=1 << 22,
-    )
+    """Batches of the ``wanted`` columns (every field is parsed and decoded, so a file that
+    does not decode is refused whichever column holds the bad bytes)."""
+    encoding = _encoding(path, options)
     delimiter = SUB if options.multi_char else options.delimiter
     parse = pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
     convert = pcsv.ConvertOptions(
@@ -247,30 +276,137 @@ def _batches(
     )
     restore = options.multi_char and options.delimiter != WHITESPACE
     first = options.first_data_row
-    source: pa.NativeFile | TranslatedText = (
-        TranslatedText(path, options) if options.multi_char else pa.OSFile(str(path))
-    )
-    position.follow(source.raw_position if isinstance(source, TranslatedText) else source.tell)
-    try:
-        reader = pcsv.open_csv(source, read, parse, convert)
-        for batch in reader:
-            if batch.num_rows == 0:
+    block, done = BLOCK, 0  # rows yielded (a read with a larger block skips them)
+    last: dict[str, Any] | None = None  # the file's last record, every field
+    while True:
+        read = pcsv.ReadOptions(
+            skip_rows=options.header_row if options.header else 0,
+            column_names=columns,
+            encoding="utf8" if options.multi_char or encoding == "utf-8-sig" else encoding,
+            block_size=block,
+        )
+        source: pa.NativeFile | TranslatedText = (
+            TranslatedText(path, options) if options.multi_char else pa.OSFile(str(path))
+        )
+        position.follow(source.raw_position if isinstance(source, TranslatedText) else source.tell)
+        skip = done
+        try:
+            for batch in pcsv.open_csv(source, read, parse, convert):
+                if skip:
+                    drop = min(skip, batch.num_rows)
+                    batch, skip = batch.slice(drop), skip - drop
+                if batch.num_rows == 0:
+                    continue
+                rows = pa.array(range(first, first + batch.num_rows), pa.int64())
+                first += batch.num_rows
+                done += batch.num_rows
+                last = batch.slice(batch.num_rows - 1).to_pylist()[0]
+                table = pa.Table.from_batches([batch]).select(wanted)
+                if restore:
+                    table = _restore(table, options.delimiter)
+                yield table.append_column(ROW, rows)
+            break
+        except ImportValidationError:
+            raise
+        except UnicodeDecodeError:
+            raise _decode_problem(path, options) from None
+        except pa.ArrowInvalid as e:
+            if "straddl" in str(e) and block < _MAX_BLOCK:
+                block *= 4  # a record longer than a block: read again with larger ones
                 continue
-            rows = pa.array(range(first, first + batch.num_rows), pa.int64())
-            first += batch.num_rows
-            table = pa.Table.from_batches([batch])
-            if restore:
-                table = _restore(table, options.delimiter)
-            yield table.append_column(ROW, rows)
-    except ImportValidationError:
-        raise
-    except UnicodeDecodeError:
-        problem = decode_problem(path, options.encoding)
-        raise ImportValidationError([problem] if problem else []) from None
-    except pa.ArrowInvalid as e:
-        raise _parse_problem(path, options, columns, str(e)) from None
-    finally:
-        source.close()
+            raise _parse_problem(path, options, columns, str(e), first) from None
+        finally:
+            source.close()
+    if last is not None:
+        _check_quotes_closed(path, options, last, first - 1)
+
+
+def _check_quotes_closed(
+    path: Path, options: ReadOptions, last: dict[str, Any], record: int
+) -> None:
+    """A quote that opens and never closes makes the rest of the file one field of the
+    last record, which the parser takes as it is: refuse it, at the row where it opens.
+
+    Only the last record can be in that state. When no field of it spans lines, it is the
+    file's last line, and reading that line says; otherwise the file is read again."""
+    if any(isinstance(v, str) and ("\n" in v or "\r" in v) for v in last.values()):
+        opened = _unclosed_quote(path, options)
+    else:
+        opened = record if _open_quote([_last_line(path, options)], options.delimiter) else None
+    if opened is not None:
+        raise ImportValidationError([_quote_problem(path, opened)])
+
+
+def _unclosed_quote(path: Path, options: ReadOptions) -> int | None:
+    """The record where a quote opens that the file never closes (reads the whole file).
+
+    Python's csv reader in strict mode says "unexpected end of data" exactly then; a file
+    it finds otherwise strict-malformed (``"a"b``) is scanned line by line instead."""
+    delimiter = SUB if options.multi_char else options.delimiter
+    with _text(path, options) as fh:
+        reader = csv.reader(fh, delimiter=delimiter, strict=True)
+        record = 0
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return None
+            except csv.Error as e:
+                if "unexpected end of data" in str(e):
+                    return record + 1
+                break
+            record += 1 if row else 0
+    with _text(path, options) as fh:
+        return _open_quote(fh, delimiter)
+
+
+def _quote_problem(path: Path, record: int) -> Problem:
+    return Problem(str(path), record, None, 'a closing quote (") for the field that opens '
+                   "on this row", "the end of the file")  # fmt: skip
+
+
+def _last_line(path: Path, options: ReadOptions) -> str:
+    """The file's last line that is not empty, decoded."""
+    encoding = _encoding(path, options)
+    unit = 4 if encoding == "utf-32" else 2 if encoding == "utf-16" else 1
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        start = size
+        while True:
+            start = max(0, start - _TAIL)
+            start -= start % unit  # whole code units of UTF-16 or UTF-32
+            fh.seek(start)
+            text = fh.read(size - start).decode(encoding, errors="replace")
+            lines = [x for x in re.split(r"\r\n|\r|\n", text) if x]
+            if start == 0 or len(lines) > 1:
+                return lines[-1] if lines else ""
+
+
+def _open_quote(lines: Iterable[str], delimiter: str) -> int | None:
+    """The record (numbered as :func:`records` numbers them) where a quoted field opens
+    that ``lines`` never close, or None. A quote opens a field at the start of a record or
+    right after a delimiter; elsewhere it is a character of the field (12" pipe)."""
+    sep = "[ \t]" if delimiter == WHITESPACE else re.escape(delimiter)
+    opens = re.compile(rf'(?:^|(?<={sep}))"')
+    record, opened, quoted = 0, None, False
+    for line in lines:
+        if not quoted:
+            if not line.strip("\r\n"):
+                continue  # a blank line is no record
+            record += 1
+        pos = 0
+        while True:
+            if quoted:
+                m = _CLOSE.match(line, pos)
+                if m is None:
+                    break  # the field goes on over the next line
+                quoted, pos = False, m.end()
+            else:
+                m = opens.search(line, pos)
+                if m is None:
+                    break
+                quoted, opened, pos = True, record, m.end()
+    return opened if quoted else None
 
 
 def _restore(table: pa.Table, delimiter: str) -> pa.Table:
@@ -283,16 +419,21 @@ def _restore(table: pa.Table, delimiter: str) -> pa.Table:
 
 
 def _parse_problem(
-    path: Path, options: ReadOptions, columns: list[str], message: str
+    path: Path, options: ReadOptions, columns: list[str], message: str, row: int
 ) -> ImportValidationError:
+    """The parser's error in the user's terms: the row, and what it has."""
     if "UTF8" in message or "decode" in message.lower():
-        problem = decode_problem(path, options.encoding)
-        if problem is not None:
-            return ImportValidationError([problem])
+        return _decode_problem(path, options)
     if "Expected" in message and "columns" in message:
         located = _field_count_problem(path, options, len(columns))
         if located is not None:
             return ImportValidationError([located])
+    if "straddl" in message:  # a record longer than the largest block
+        opened = _unclosed_quote(path, options)
+        if opened is not None:
+            return ImportValidationError([_quote_problem(path, opened)])
+        return fail(path, f"records shorter than {_MAX_BLOCK >> 20} MiB",
+                    "a longer one", row=row)  # fmt: skip
     return fail(path, "a well-formed CSV file", message.splitlines()[0])
 
 
@@ -304,8 +445,11 @@ def _field_count_problem(path: Path, options: ReadOptions, width: int) -> Proble
     """
     like = "the header" if options.header else option("names") if options.names else "row 1"
     try:
-        for rec, _, row in records(path, options):
+        found = records(path, options)
+        for rec, _, row in found:
             if rec >= options.first_data_row and len(row) != width:
+                if next(found, None) is None and _unclosed_quote(path, options) == rec:
+                    return _quote_problem(path, rec)  # the last record: its quote never closes
                 expected = f"{width} fields per row, like {like}"
                 return Problem(str(path), rec, None, expected, f"{len(row)} fields")
     except (UnicodeDecodeError, csv.Error, ImportValidationError):

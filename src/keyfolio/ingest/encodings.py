@@ -23,6 +23,25 @@ _CHUNK = 1 << 20
 _QUOTES = "\u2018\u2019\u201a\u201c\u201d\u201e\u2013\u2014\u2026\u00b7\u00a0"
 _LINE_BREAKS = re.compile(r"\r\n|\r|\n")
 _BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+# byte-order marks that name their encoding (UTF-32 first: its LE mark starts like UTF-16's)
+_BOM_ENCODINGS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def file_encoding(path: Path, encoding: str) -> str:
+    """Python's name for the encoding to read ``path`` with: a UTF-16 or UTF-32 file is
+    known by its byte-order mark whatever the option says (no text in another encoding
+    starts with those bytes), and UTF-8 may start with Excel's BOM (read as utf-8-sig)."""
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    for bom, name in _BOM_ENCODINGS:
+        if head.startswith(bom):
+            return name
+    return "utf-8-sig" if _name(encoding) == "utf-8" else encoding
 
 
 def count_lines(text: str) -> int:
@@ -104,30 +123,35 @@ def decode_problem(path: Path, encoding: str) -> Problem | None:
     their CRs); the hint names the encodings that read the whole file cleanly.
     """
     decoder = codecs.getincrementaldecoder(encoding)()
-    offset = 0
+    offset = 0  # bytes read
     lines = 1
     pending_cr = False  # a CR at the end of a chunk may be the first half of CRLF
     with path.open("rb") as fh:
-        while chunk := fh.read(_CHUNK):
+        while True:
+            chunk = fh.read(_CHUNK)
             try:
-                text = decoder.decode(chunk)
+                # the last call says the input ends: a character cut short there is bad too
+                text = decoder.decode(chunk, final=not chunk)
             except UnicodeDecodeError as e:
+                # e.object: the bytes an earlier chunk left undecoded, then this chunk
+                data = bytes(e.object)
+                start = offset + len(chunk) - len(data)  # the file offset of data[0]
                 # the bytes before the bad one: only their line breaks are counted
-                text = codecs.decode(chunk[: e.start], encoding, errors="replace")
-                lines += _count(text, pending_cr)
-                at = offset + e.start
-                bad = " ".join(f"0x{b:02X}" for b in chunk[e.start : e.end])
+                lines += _count(codecs.decode(data[: e.start], encoding, "replace"), pending_cr)
+                bad = " ".join(f"0x{b:02X}" for b in data[e.start : e.end])
+                cut = " (a character cut short at the end of the file)" if not chunk else ""
                 return Problem(
                     str(path),
                     lines,
                     None,
                     f"text in {encoding}{_hint(path, encoding)}",
-                    f"byte {bad} at byte offset {at}, not valid {encoding}",
+                    f"byte {bad} at byte offset {start + e.start}, not valid {encoding}{cut}",
                 )
+            if not chunk:
+                return None
             lines += _count(text, pending_cr)
-            pending_cr = text.endswith("\r")
+            pending_cr = text.endswith("\r") or (pending_cr and not text)
             offset += len(chunk)
-    return None
 
 
 def _count(text: str, pending_cr: bool) -> int:
@@ -148,4 +172,11 @@ def _hint(path: Path, encoding: str) -> str:
     )
 
 
-__all__ = ["CANDIDATES", "clean_encodings", "count_lines", "decode_problem", "mojibake"]
+__all__ = [
+    "CANDIDATES",
+    "clean_encodings",
+    "count_lines",
+    "decode_problem",
+    "file_encoding",
+    "mojibake",
+]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import difflib
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -18,21 +17,14 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from keyfolio.errors import ImportValidationError, KeyfolioError, Problem
+from keyfolio.errors import ImportValidationError, Problem
 from keyfolio.ingest import computed, notes
+from keyfolio.ingest.columns import check_mapped_columns, needed_columns, readable_type
 from keyfolio.ingest.mapping import TableMapping
 from keyfolio.ingest.readers import ROW, open_source
 from keyfolio.ingest.staging import Background, Staging, iter_ahead
-from keyfolio.ingest.validate import (
-    KINDS_COUNTED,
-    Collector,
-    apply_where,
-    compile_where,
-    convert,
-    expectation,
-    flags,
-    range_expectation,
-)
+from keyfolio.ingest.validate import KINDS_COUNTED, Collector, convert, expectation, flags
+from keyfolio.ingest.where import apply_where, compile_where
 from keyfolio.schema import ARROW_TYPES, TABLES
 
 BAD = "__bad"  # rows with a conversion problem: left out of cross-table checks
@@ -118,7 +110,7 @@ class _Converter:
         bad, present = {}, {}
         for k, source in m.keep.items():
             c = convert(batch[source], "number", m.options)
-            bad[k] = bool(pc.any(c.bad).as_py())
+            bad[k] = bool(pc.any(c.rejected()).as_py())  # 1e20 or nan: kept as text
             present[k] = not bool(pc.all(c.missing).as_py())
             helpers = helpers.append_column(NUM + k, c.values)
         if self.amount is not None:
@@ -162,14 +154,17 @@ def stage(
         src = open_source(m.file, m.options, expected)
         if not m.columns:
             m.columns = {c: c for c in TABLES[m.table].names if c in src.columns}
-        if not check_mapped_columns(m, src.columns, out, exprs):
+        if not check_mapped_columns(m, src, out, exprs):
             return None
         query = compile_where(m.options.where, src.columns, m.origin) if m.options.where else None
         amount = notes.amount_column(m, src.columns)
+        if amount is not None and not readable_type(src.types.get(amount, pa.string())):
+            amount = None
         converter = _Converter(m, exprs, query, amount, _final_schema(m))
         label = f"reading {m.file.name} as {m.table} (MiB)"
         total = -(-src.position.total // MIB)
-        for part in _in_order(converter, iter_ahead(src.batches)):
+        batches = src.read(needed_columns(m, src, exprs, amount))
+        for part in _in_order(converter, iter_ahead(batches)):
             out.merge(part.problems)
             filtered += part.filtered
             for k, stats in keep.items():
@@ -207,110 +202,6 @@ def _final_schema(m: TableMapping) -> pa.Schema:
     return pa.schema([*fields, *(pa.field(k, pa.string()) for k in m.keep)])
 
 
-# -- columns ------------------------------------------------------------------------------
-
-
-def _suggest(name: str, found: list[str]) -> str:
-    lower = {c.lower(): c for c in found}
-    if name.lower() in lower:
-        return f"; did you mean {lower[name.lower()]!r}?"
-    close = difflib.get_close_matches(name, found, n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-def _found_columns(found: list[str]) -> str:
-    shown = ", ".join(found[:20]) + (" ..." if len(found) > 20 else "")
-    return f"columns {shown}"
-
-
-def check_mapped_columns(
-    m: TableMapping, found: list[str], out: Collector, exprs: dict[str, computed.Computed]
-) -> bool:
-    """Required and mapped columns exist in the source (or are expressions over it, parsed
-    into ``exprs``); False when reading is pointless."""
-    file, ok = str(m.file), True
-    tspec = TABLES[m.table]
-    for canon in tspec.required:
-        if canon not in m.columns:
-            hint = _suggest(canon, found)
-            out.add(
-                Problem(
-                    file,
-                    None,
-                    canon,
-                    f'a column for required {m.table}.{canon} (map it: {canon} = "SourceColumn")',
-                    _found_columns(found) + hint,
-                )
-            )
-            ok = False
-    pairs: list[tuple[str | None, str]] = [
-        *m.columns.items(),
-        *((None, k) for k in m.keep.values()),
-    ]
-    numbered = not m.options.header and m.options.names is None
-    for target, source in pairs:
-        if source not in found and target is not None and computed.is_expression(source):
-            try:
-                exprs[target] = computed.parse(source, found, m.origin, target)
-            except KeyfolioError as e:
-                out.add(Problem(file, None, None, "a computed column over the file's columns",
-                                str(e)))  # fmt: skip
-                ok = False
-            continue
-        if source not in found:
-            what = f"mapped to {target}" if target else "kept as an attribute"
-            if numbered and source.isdigit():  # a column number beyond the last
-                expected = f"a column number from 1 to {len(found)} ({what})"
-                out.add(Problem(file, None, source, expected, f"column {source}; the rows have "
-                                f"{len(found)} fields"))  # fmt: skip
-            else:
-                expected = f"a column {source!r} ({what})"
-                out.add(Problem(file, None, source, expected,
-                                _found_columns(found) + _suggest(source, found)))  # fmt: skip
-            ok = False
-    if m.table == "order_lines":
-        cols = set(m.columns)
-        if "order_id" not in cols and not {"account_id", "order_date"} <= cols:
-            out.add(
-                Problem(
-                    file,
-                    None,
-                    None,
-                    "order_id (header + lines) or account_id and "
-                    "order_date (flat lines) among the mapped columns",
-                    f"mapped {', '.join(sorted(cols)) or 'nothing'}",
-                )
-            )
-            ok = False
-        if {"net_revenue", "discount"} <= cols and not m.net_revenue_before_discount:
-            out.add(
-                Problem(
-                    file,
-                    None,
-                    m.columns["discount"],
-                    "net_revenue or discount, not both: revenue is net_revenue where it is given, "
-                    "so the discount would be ignored; drop discount if net_revenue is after "
-                    "discount, or set net_revenue_before_discount = true",
-                    f"net_revenue = {m.columns['net_revenue']!r} and discount = "
-                    f"{m.columns['discount']!r}",
-                )
-            )
-            ok = False
-        if not cols & {"net_revenue", "unit_price"}:
-            out.add(
-                Problem(
-                    file,
-                    None,
-                    None,
-                    "net_revenue or unit_price among the mapped "
-                    "columns (revenue = net_revenue or quantity × unit_price × (1 − discount))",
-                    f"mapped {', '.join(sorted(cols))}",
-                )
-            )
-            ok = False
-    return ok
-
-
 def _convert_batch(
     m: TableMapping, batch: pa.Table, out: Collector, exprs: dict[str, computed.Computed]
 ) -> pa.Table:
@@ -327,17 +218,13 @@ def _convert_batch(
             else batch[source]
         )
         c = convert(raw, kind, m.options)
-        if kind == "date":
-            expected = f"{expectation(kind, m.options)} for {canon}"
-            out.add_values(file, source, expected, batch, c.bad, c.raw)
-            assert c.out_of_range is not None
-            out.add_values(file, source, range_expectation(m.options), batch, c.out_of_range,
-                           c.raw)  # fmt: skip
-            row_bad = pc.or_(row_bad, pc.or_(c.bad, c.out_of_range))
-        elif kind not in ("id", "text"):
-            expected = f"{expectation(kind, m.options)} for {canon}"
-            out.add_mask(file, source, expected, batch, c.bad, c.raw)
-            row_bad = pc.or_(row_bad, c.bad)
+        # dates show each kind of bad value once (a column in another format has few)
+        add = out.add_values if kind == "date" else out.add_mask
+        if kind not in ("id", "text"):
+            add(file, source, f"{expectation(kind, m.options)} for {canon}", batch, c.bad, c.raw)
+        for expected, rows in c.refused:
+            add(file, source, expected.replace("{column}", canon), batch, rows, c.raw)
+        row_bad = pc.or_(row_bad, c.rejected())
         if tspec.column(canon).required:
             out.add_mask(
                 file, source, f"a value (required for {m.table}.{canon})", batch, c.missing

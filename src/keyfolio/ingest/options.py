@@ -8,6 +8,7 @@ form the user wrote, chosen by :func:`option_style` around the one-table import.
 from __future__ import annotations
 
 import codecs
+import datetime as dt
 import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,6 +62,12 @@ def setting(name: str, value: Any) -> str:
     return f"set {name} = {value!r}"
 
 
+def default_range(today: dt.date | None = None) -> tuple[int, int]:
+    """The years a date may have unless ``date_range`` says otherwise: from 1950 to the
+    end of next year (an ERP's "no date", 2099-12-31 or 0001-01-01, is not an order)."""
+    return 1950, (today or dt.date.today()).year + 1
+
+
 @dataclass
 class ReadOptions:
     """How to read one source file (DESIGN.md, "Import": the mapping's reading options).
@@ -69,6 +76,7 @@ class ReadOptions:
     name: ``"whitespace"`` (runs of spaces and tabs, for aligned text) or ``"tab"``.
     ``header = False`` reads every row as data; the columns are then ``names``, or
     numbered ``"1"``, ``"2"``... ``sheet`` is a sheet name or a 1-based sheet number.
+    ``date_range``: the first and last year a date may have (:func:`default_range`).
     """
 
     delimiter: str = ","
@@ -79,7 +87,7 @@ class ReadOptions:
     header_row: int = 1
     missing: list[str] = field(default_factory=lambda: [""])
     where: str | None = None
-    date_range: tuple[int, int] = (1900, 2100)  # years a parsed date may have
+    date_range: tuple[int, int] = field(default_factory=lambda: default_range())
     header: bool = True
     names: list[str] | None = None
 
@@ -232,6 +240,7 @@ __all__ = [
     "DELIMITER_NAMES",
     "WHITESPACE",
     "ReadOptions",
+    "default_range",
     "delimiter_label",
     "option",
     "option_style",

@@ -4,7 +4,8 @@ Cells become the text a user sees: whole numbers without ".0", dates as ISO date
 ``date_format``), other numbers as Python writes them. ``__row`` is the real spreadsheet
 row, columns are counted from A and blank rows are skipped. A file whose bytes are not
 the workbook its name says (an "Excel export" that is really an HTML page) is named for
-what it is.
+what it is; a damaged one is an error, whenever the damage shows. In an .xlsx, a mapped
+cell whose formula has no saved value is an error (:mod:`keyfolio.ingest.xlsx`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from keyfolio.errors import ImportValidationError
+from keyfolio.ingest import xlsx
 from keyfolio.ingest.options import ReadOptions, option
 from keyfolio.ingest.source import (
     BATCH_ROWS,
@@ -26,6 +28,7 @@ from keyfolio.ingest.source import (
     SCAN_ROWS,
     Source,
     check_header,
+    distinct_columns,
     fail,
     headerless_names,
 )
@@ -125,6 +128,17 @@ def _choose_sheet(path: Path, names: list[str], wanted: str | int | None) -> int
     raise fail(path, f"a sheet named {name!r}", f"{_sheet_list(names)}{hint}")
 
 
+def _unreadable(path: Path, kind: str, e: BaseException) -> ImportValidationError:
+    said = str(e).splitlines()[0] if str(e) else type(e).__name__
+    return fail(path, _WHAT[kind], f"an unreadable file ({said})")
+
+
+def _guard(e: BaseException) -> None:
+    """Re-raise what is not a reader's error (an interrupt; Python's own exits)."""
+    if isinstance(e, KeyboardInterrupt | SystemExit | GeneratorExit | ImportValidationError):
+        raise e
+
+
 def open_sheet(path: Path, options: ReadOptions, expected: Sequence[str]) -> Source:
     """Open a spreadsheet's chosen sheet: its columns (checked) and a stream of batches."""
     kind = KINDS[path.suffix.lower()]
@@ -133,16 +147,19 @@ def open_sheet(path: Path, options: ReadOptions, expected: Sequence[str]) -> Sou
 
     try:
         wb = CalamineWorkbook.from_path(str(path))
-        index = _choose_sheet(path, list(wb.sheet_names), options.sheet)
+        names = list(wb.sheet_names)
+        index = _choose_sheet(path, names, options.sheet)
         sheet = wb.get_sheet_by_index(index)
-    except ImportValidationError:
-        raise
-    except Exception as e:  # calamine's errors: zip, xml, OLE, password...
-        raise fail(path, _WHAT[kind], f"an unreadable file ({e})") from None
+        formulas = xlsx.formulas_part(path, names[index]) if kind == "xlsx" else None
+    except xlsx.SheetXmlError as e:
+        raise fail(path, _WHAT[kind], f"a damaged sheet: {e}") from None
+    except BaseException as e:  # calamine's errors (zip, xml, OLE, password), even a panic
+        _guard(e)
+        raise _unreadable(path, kind, e) from None
     start_row, start_col = sheet.start or (0, 0)
     fmt = options.date_formats[0] if options.date_formats else None
 
-    def text_rows() -> Iterator[tuple[int, list[str]]]:
+    def cells() -> Iterator[tuple[int, list[str]]]:
         """(spreadsheet row number, cells from column A) for every row."""
         rows = sheet.iter_rows()
         first = next(rows, None)
@@ -156,9 +173,16 @@ def open_sheet(path: Path, options: ReadOptions, expected: Sequence[str]) -> Sou
         for n, values in enumerate(rows, start=offset + 2):
             yield n, pad + [cell_text(v, fmt) for v in values]
 
+    def text_rows() -> Iterator[tuple[int, list[str]]]:
+        try:
+            yield from cells()
+        except BaseException as e:
+            _guard(e)
+            raise _unreadable(path, kind, e) from None
+
     peek = list(islice(text_rows(), options.header_row + SCAN_ROWS))
     if options.header:
-        header = check_header(path, [r for _, r in peek], options, expected, unnamed_ok=True)
+        header = check_header(path, [r for _, r in peek], options, expected)
         width = len(header)
         while width and not header[width - 1]:
             width -= 1
@@ -169,10 +193,22 @@ def open_sheet(path: Path, options: ReadOptions, expected: Sequence[str]) -> Sou
         first_row = peek[0][0] if peek else 1
         header = headerless_names(path, [r for _, r in peek], options, width, first_row)
         skip = 0
-    keep = [i for i, name in enumerate(header) if name]  # columns without a name are left out
-    names = [header[i] for i in keep]
+    keep, repeated = distinct_columns(header, xlsx.letters)  # unnamed columns are left out
+    columns = [header[i] for i in keep]
+    if formulas is not None:
+        mapped = {i: header[i] for i in keep if header[i] in set(expected)}
+        first_data = peek[skip - 1][0] + 1 if skip and len(peek) >= skip else 1  # after the header
+        try:
+            problems = xlsx.formula_problems(path, formulas, mapped, first_data)
+        except xlsx.SheetXmlError as e:
+            raise fail(path, _WHAT[kind], f"a damaged sheet: {e}") from None
+        if problems:
+            raise ImportValidationError(problems)
 
-    def batches() -> Iterator[pa.Table]:
+    def read(wanted: Sequence[str] | None) -> Iterator[pa.Table]:
+        at = {header[i]: i for i in keep}
+        picked = keep if wanted is None else [at[c] for c in wanted]
+        names = [header[i] for i in picked]
         cols: list[list[str]] = [[] for _ in names]
         rownums: list[int] = []
         for n, row in islice(text_rows(), skip, None):
@@ -180,7 +216,7 @@ def open_sheet(path: Path, options: ReadOptions, expected: Sequence[str]) -> Sou
             if not any(c.strip() for c in row):
                 continue  # blank spreadsheet row
             row += [""] * (width - len(row))
-            for col, i in zip(cols, keep, strict=True):
+            for col, i in zip(cols, picked, strict=True):
                 col.append(row[i])
             rownums.append(n)
             if len(rownums) >= BATCH_ROWS:
@@ -190,7 +226,8 @@ def open_sheet(path: Path, options: ReadOptions, expected: Sequence[str]) -> Sou
             yield _table(names, cols, rownums)
         wb.close()
 
-    return Source(path, names, batches())
+    header_row = peek[skip - 1][0] if skip and len(peek) >= skip else None
+    return Source(path, columns, read, repeated=repeated, header_row=header_row)
 
 
 def _table(header: list[str], cols: list[list[str]], rownums: list[int]) -> pa.Table:

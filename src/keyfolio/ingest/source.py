@@ -37,14 +37,48 @@ class Position:
             return self.total
 
 
+Reader = Callable[[Sequence[str] | None], Iterator[pa.Table]]
+
+
 @dataclass
 class Source:
-    """An opened source: its column names and an iterator over row batches."""
+    """An opened source: the columns that can be read by name, and its row batches.
+
+    ``read(columns)`` iterates over batches holding those columns (None: all of them) and
+    ``__row``; a reader may read only those (Parquet does). A name that several columns
+    carry, or an empty one, is not among ``columns``: ``repeated`` says where each repeated
+    name is (``["2", "4"]``, ``["A", "D"]``), so that a mapping naming it can be told.
+    ``types`` holds the column types of a typed source (Parquet); text is all strings.
+    """
 
     path: Path
     columns: list[str]
-    batches: Iterator[pa.Table]
+    read: Reader
     position: Position = field(default_factory=Position)
+    types: dict[str, pa.DataType] = field(default_factory=dict)
+    repeated: dict[str, list[str]] = field(default_factory=dict)
+    header_row: int | None = None  # the row of the header, where there is one
+
+    @property
+    def batches(self) -> Iterator[pa.Table]:
+        """Every column's batches."""
+        return self.read(None)
+
+
+def distinct_columns(
+    header: Sequence[str], label: Callable[[int], str] = lambda i: str(i + 1)
+) -> tuple[list[int], dict[str, list[str]]]:
+    """The positions of the columns that can be read by name (a name no other column
+    has; empty names are unnamed columns) and each repeated name with where it is (``label``
+    of each 0-based position: "2", or a spreadsheet's "B"). Only a mapping that names a
+    repeated column is a problem: repeats among the columns it does not use are not."""
+    where: dict[str, list[int]] = {}
+    for i, name in enumerate(header):
+        if name:
+            where.setdefault(name, []).append(i)
+    keep = [i for i, name in enumerate(header) if name and len(where[name]) == 1]
+    repeated = {n: [label(i) for i in at] for n, at in where.items() if len(at) > 1}
+    return keep, repeated
 
 
 def fail(path: Path, expected: str, found: str, row: int | None = None) -> ImportValidationError:
@@ -56,13 +90,10 @@ def check_header(
     rows: list[list[str]],
     options: ReadOptions,
     expected: Sequence[str],
-    *,
-    unnamed_ok: bool = False,
 ) -> list[str]:
     """The header row's names, or a problem explaining where the header really is.
 
-    ``unnamed_ok``: empty header cells (a sheet's unused columns) are not duplicates.
-    """
+    Names may repeat and be empty (see :func:`distinct_columns`)."""
     hr = options.header_row
     if len(rows) < hr or not any(c.strip() for c in rows[hr - 1]):
         raise fail(path, f"a header row at row {hr} and data rows", "an empty file")
@@ -80,11 +111,6 @@ def check_header(
                 )
     if len(rows) <= hr:
         raise fail(path, "at least one data row after the header", "only a header", row=hr)
-    seen: set[str] = set()
-    for c in header:
-        if c in seen and (c or not unnamed_ok):
-            raise fail(path, "unique column names in the header", f"{c!r} twice", row=hr)
-        seen.add(c)
     return header
 
 
@@ -133,8 +159,10 @@ __all__ = [
     "ROW",
     "SCAN_ROWS",
     "Position",
+    "Reader",
     "Source",
     "check_header",
+    "distinct_columns",
     "fail",
     "headerless_names",
 ]

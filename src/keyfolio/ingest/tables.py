@@ -1,5 +1,6 @@
 """Checks of one staged table as a whole, in DuckDB: one row per key, discounts as
-fractions, freight not negative, one currency; and the notes an import gives about it.
+fractions, the schema's sign rules (freight, prices and costs not negative), a line's
+amounts within the bound of numbers, one currency; and the notes an import gives about it.
 
 Each staged table gets a view ``k_<table>``: its final columns (kept extras as numbers when
 every value is one), ``__row`` and ``__bad``, one row per key. The cross-table checks and
@@ -14,7 +15,7 @@ from keyfolio.ingest.load import BAD, NUM, Staged
 from keyfolio.ingest.sql import Sql, ident, select
 from keyfolio.ingest.staging import ROW_COL, Check, Staging
 from keyfolio.ingest.validate import Collector
-from keyfolio.schema import TABLES
+from keyfolio.schema import NUMBER_BOUND, TABLES
 
 
 def final_view(got: Staged) -> str:
@@ -62,12 +63,33 @@ def _value_checks(got: Staged, st: Staging, view: str, out: Collector) -> None:
             expected += "; the values look like percentages: divide them by 100 (5 → 0.05)"
         checks.append(Check(file, got.source_col("discount"), expected,
                             '"discount" < 0 OR "discount" > 1', '"discount"'))  # fmt: skip
-    if "freight" in cols:
-        checks.append(Check(file, got.source_col("freight"), "freight >= 0", '"freight" < 0',
-                            '"freight"'))  # fmt: skip
+    tspec = TABLES[got.table]
+    for c in cols:
+        spec = tspec.column(c) if c in tspec.names else None
+        if spec is not None and spec.sign == ">= 0":
+            hint = f" ({spec.sign_hint})" if spec.sign_hint else ""
+            checks.append(Check(file, got.source_col(c), f"{c} >= 0{hint}", f"{ident(c)} < 0",
+                                ident(c)))  # fmt: skip
+    if got.table == "order_lines" and "quantity" in cols:
+        checks.extend(_amount_checks(got))
     st.report(out, view, checks)
     if "currency" in cols:
         _check_currency(got, st, view, out)
+
+
+def _amount_checks(got: Staged) -> list[Check]:
+    """A line's amounts (quantity x unit_price, quantity x unit_cost) within the bound of
+    every number: each factor is, but not always their product."""
+    b = f"{NUMBER_BOUND:.0e}".replace("e+", "e")
+    out = []
+    for c in ("unit_price", "unit_cost"):
+        if c in got.columns:
+            product = f'"quantity" * {ident(c)}'
+            expected = (f"a line amount (quantity x {c}: {got.source_col('quantity')!r} x "
+                        f"{got.source_col(c)!r}) between -{b} and {b}")  # fmt: skip
+            out.append(Check(got.file, got.source_col("quantity"), expected,
+                             f"abs({product}) >= ?", product, (NUMBER_BOUND,)))  # fmt: skip
+    return out
 
 
 def _check_currency(got: Staged, st: Staging, view: str, out: Collector) -> None:

@@ -1,28 +1,40 @@
-"""Vectorised conversion of raw source columns to canonical kinds, and validation checks.
+"""Vectorised conversion of raw source columns to canonical kinds, and the collector of
+the problems found.
 
 Conversion never loops over cells in Python: masks from :mod:`pyarrow.compute` find the
-bad rows, whose ``__row`` numbers and raw values become :class:`Problem` entries.
+bad rows, whose ``__row`` numbers and raw values become :class:`Problem` entries. Numbers
+and ids: :mod:`keyfolio.ingest.numeric`; dates: :mod:`keyfolio.ingest.dates`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from keyfolio.errors import KeyfolioError, Problem
-from keyfolio.ingest.options import option, set_option
+from keyfolio.errors import Problem
+from keyfolio.ingest.dates import by_value, date_expectation, far, iso_dates, parse_dates
+from keyfolio.ingest.dates import range_expectation as range_expectation
+from keyfolio.ingest.numeric import (
+    bound_expectation,
+    control_expectation,
+    flags,
+    float_text,
+    has_control,
+    id_expectation,
+    native_numbers,
+    number_expectation,
+    out_of_bound,
+    parse_numbers,
+)
 from keyfolio.ingest.readers import ROW, ReadOptions
 
 ROWS_SHOWN = 20  # problems listed per (file, column, check); the rest are counted
 KINDS_COUNTED = 10_000  # distinct bad values counted per check (beyond: "more than")
-_NUMBER = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
-_ISO = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([ T][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?)?$"
 _TRUE = ["true", "1", "yes", "y", "t"]
 _FALSE = ["false", "0", "no", "n", "f"]
 
@@ -211,18 +223,13 @@ class Collector:
         return out
 
 
-def flags(n: int, value: bool) -> pa.Array:
-    """``n`` booleans, all ``value``."""
-    return pa.array(np.full(n, value, dtype=bool))
-
-
 def found_text(v: object) -> str:
     """A source value as a problem shows it."""
     return "an empty field" if v in (None, "") else repr(_short(v))
 
 
 def _short(v: object) -> object:
-    if isinstance(v, float) and v.is_integer():
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e15:
         return int(v)
     return v[:60] + "..." if isinstance(v, str) and len(v) > 60 else v
 
@@ -232,46 +239,79 @@ def _short(v: object) -> object:
 
 @dataclass
 class Converted:
-    values: pa.Array  # canonical type, null where missing or bad
+    """One raw column converted: ``values`` of the canonical type, null where the field is
+    missing, ``bad`` (not readable as the kind) or ``refused`` (read, but not a plausible
+    value: a date outside ``date_range``, a number beyond the bound, an id with a control
+    character). Each refusal is (expected, rows); ``{column}`` in the text stands for the
+    canonical column's name."""
+
+    values: pa.Array
     missing: pa.Array  # bool: the source field was missing
     bad: pa.Array  # bool: present but not convertible
     raw: pa.Array  # the source values as strings (for messages)
-    out_of_range: pa.Array | None = None  # dates: parsed, but a year outside date_range
+    refused: list[tuple[str, pa.Array]] = field(default_factory=list)
+
+    def rejected(self) -> pa.Array:
+        """Rows that are bad or refused."""
+        out = self.bad
+        for _, mask in self.refused:
+            out = pc.or_(out, pc.fill_null(mask, False))
+        return out
 
 
 def _is_stringy(t: pa.DataType) -> bool:
-    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t)
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
 
 
 def _as_string(values: pa.Array) -> pa.Array:
     if pa.types.is_floating(values.type):
-        # 7.0 → "7" so that float-typed ids (Parquet) keep their written form
-        as_int = pc.cast(values, pa.int64(), safe=False)
-        whole = pc.equal(pc.cast(as_int, pa.float64()), values)
-        return pc.if_else(whole, pc.cast(as_int, pa.string()), pc.cast(values, pa.string()))
-    return pc.cast(values, pa.string())
+        return float_text(values)[0]  # 7.0 → "7": float-typed ids keep their written form
+    return values if _is_stringy(values.type) else pc.cast(values, pa.string())
 
 
-def convert(
-    values: pa.Array, kind: str, options: ReadOptions, date_hint: str | None = None
-) -> Converted:
+def _utf8(values: pa.Array) -> tuple[pa.Array, pa.Array | None]:
+    """Binary values (Parquet bytes without a text annotation) as text, and the rows whose
+    bytes are not UTF-8 (None: all are; they are shown with U+FFFD for the bad bytes)."""
+    try:
+        return pc.cast(values, pa.string()), None
+    except pa.ArrowInvalid:
+        texts: list[str | None] = []
+        bad: list[bool] = []
+        for b in values.to_pylist():
+            text = None if b is None else b.decode("utf-8", errors="replace")
+            texts.append(text)
+            bad.append(b is not None and text is not None and text.encode("utf-8") != b)
+        return pa.array(texts, pa.string()), pa.array(bad, pa.bool_())
+
+
+def convert(values: pa.Array | pa.ChunkedArray, kind: str, options: ReadOptions) -> Converted:
     """Convert one raw column to the canonical ``kind`` (id/text/number/date/bool)."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
+    if pa.types.is_dictionary(values.type):
+        values = values.dictionary_decode()
+    refused: list[tuple[str, pa.Array]] = []
+    if pa.types.is_binary(values.type) or pa.types.is_large_binary(values.type):
+        values, not_utf8 = _utf8(values)
+        _refuse(refused, "text in UTF-8 for {column}", not_utf8)
     native = _native(values, kind)
     if native is not None:
         missing = values.is_null()
-        no = pc.and_(missing, False)
+        out: pa.Array | None = None
         if kind == "date":
-            far = _far(native, options)
-            native = pc.if_else(far, pa.scalar(None, native.type), native)
-            return Converted(native, missing, no, _as_string(values), out_of_range=far)
-        return Converted(native, missing, no, _as_string(values))
-    raw = (
-        values
-        if _is_stringy(values.type) and not pa.types.is_dictionary(values.type)
-        else _as_string(values)
-    )
+            out = _any(far(native, options))
+            _refuse(refused, range_expectation(options), out)
+        elif kind == "number":
+            out = out_of_bound(native)
+            _refuse(refused, bound_expectation() + " for {column}", out)
+        if out is not None:
+            native = pc.if_else(out, pa.scalar(None, native.type), native)
+        return Converted(native, missing, pc.and_(missing, False), _as_string(values), refused)
+    floats = pa.types.is_floating(values.type)
+    if floats:
+        raw, whole = float_text(values)
+    else:
+        raw = _as_string(values)
     trimmed = pc.utf8_trim_whitespace(raw)
     # an empty field is always missing; `missing` adds markers such as "NA"
     missing = pc.fill_null(pc.or_kleene(trimmed.is_null(), pc.equal(pc.binary_length(trimmed), 0)),
@@ -283,25 +323,48 @@ def convert(
     present = pc.invert(missing)
     if kind in ("id", "text"):
         ok = present
-        out = pc.if_else(present, trimmed, pa.scalar(None, pa.string()))
+        out = trimmed
+        if kind == "id" and floats:
+            _refuse(refused, id_expectation(), _any(pc.and_(present, pc.invert(whole))))
+        elif kind == "id":
+            _refuse(refused, control_expectation(), has_control(trimmed, present))
     elif kind == "number":
-        ok, out = _numbers(trimmed, options.decimal, present)
+        ok, out = parse_numbers(trimmed, options.decimal, present)
+        ok = pc.fill_null(ok, False)
+        beyond = out_of_bound(out, present, ok)
+        _refuse(refused, bound_expectation() + " for {column}", beyond)
     elif kind == "date":
-        ok, out, far = _iso_dates(trimmed, present, options) or _by_value(_dates, trimmed, options)
-        bad = pc.and_(present, pc.invert(pc.fill_null(ok, False)))
-        bad = pc.and_(bad, pc.invert(far))
-        out = pc.if_else(pc.and_(present, ok), out, pa.scalar(None, out.type))
-        return Converted(out, missing, bad, raw, out_of_range=far)
+        ok, out, beyond = iso_dates(trimmed, present, options) or by_value(
+            parse_dates, trimmed, options
+        )
+        ok = pc.fill_null(ok, False)
+        _refuse(refused, range_expectation(options), _any(beyond))
+        bad = pc.and_(pc.and_(present, pc.invert(ok)), pc.invert(beyond))
+        c = Converted(out, missing, bad, raw, refused)
+        c.values = pc.if_else(pc.and_(present, ok), out, pa.scalar(None, out.type))
+        return c
     else:
         low = pc.utf8_lower(trimmed)
         is_true = pc.is_in(low, value_set=pa.array(_TRUE))
         ok = pc.or_(is_true, pc.is_in(low, value_set=pa.array(_FALSE)))
         out = is_true
     ok = pc.fill_null(ok, False)
-    bad = pc.and_(present, pc.invert(ok))
+    c = Converted(out, missing, pc.and_(present, pc.invert(ok)), raw, refused)
     keep = pc.and_(present, ok)
-    out = pc.if_else(keep, out, pa.scalar(None, out.type))
-    return Converted(out, missing, bad, raw)
+    if refused:
+        keep = pc.and_(keep, pc.invert(c.rejected()))
+    c.values = pc.if_else(keep, out, pa.scalar(None, out.type))
+    return c
+
+
+def _any(mask: pa.Array) -> pa.Array | None:
+    """``mask``, or None when no row is in it."""
+    return mask if pc.any(mask).as_py() else None
+
+
+def _refuse(refused: list[tuple[str, pa.Array]], expected: str, rows: pa.Array | None) -> None:
+    if rows is not None:
+        refused.append((expected, rows))
 
 
 def _native(values: pa.Array, kind: str) -> pa.Array | None:
@@ -310,128 +373,12 @@ def _native(values: pa.Array, kind: str) -> pa.Array | None:
     if kind == "number" and (
         pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
     ):
-        return pc.cast(values, pa.float64())
+        return native_numbers(values)
     if kind == "date" and (pa.types.is_date(t) or pa.types.is_timestamp(t)):
         return pc.cast(values, pa.date32())
     if kind == "bool" and pa.types.is_boolean(t):
         return values
     return None
-
-
-def _numbers(s: pa.Array, decimal: str, present: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """(ok, numbers) of trimmed text. Arrow's own parse of the whole column first (fast);
-    where it refuses anything, the slow path checks every value against the number
-    pattern, so that the values accepted are the same either way."""
-    if decimal == ",":
-        ok = pc.invert(pc.match_substring(s, "."))
-        s = pc.replace_substring(s, ",", ".")
-    else:
-        ok = flags(len(s), True)
-    try:
-        values = pc.cast(pc.if_else(present, s, pa.scalar(None, pa.string())), pa.float64())
-    except pa.ArrowInvalid:
-        ok = pc.and_(ok, pc.match_substring_regex(s, _NUMBER))
-        clean = pc.if_else(ok, s, pa.scalar(None, pa.string()))
-        return ok, pc.cast(clean, pa.float64())
-    finite = pc.fill_null(pc.is_finite(values), False)
-    odd = pc.and_(values.is_valid(), pc.invert(finite))  # inf, nan, or a huge 1e400
-    if pc.any(odd).as_py():
-        finite = pc.or_(finite, pc.and_(odd, pc.match_substring_regex(s, _NUMBER)))
-    return pc.and_(ok, finite), values
-
-
-def _norm(s: pa.Array) -> pa.Array:
-    return pc.utf8_lower(pc.replace_substring_regex(s, r"(^|[^0-9])0+([0-9])", r"\1\2"))
-
-
-def _far(dates: pa.Array, options: ReadOptions) -> pa.Array:
-    """Dates whose year is outside ``date_range`` (the year 11 of a two-digit year read
-    with %Y; a 2222 typed for 2022)."""
-    years = pc.year(dates)
-    lo, hi = options.date_range
-    return pc.fill_null(pc.or_(pc.less(years, lo), pc.greater(years, hi)), False)
-
-
-def _iso_dates(
-    s: pa.Array, present: pa.Array, options: ReadOptions
-) -> tuple[pa.Array, pa.Array, pa.Array] | None:
-    """(ok, dates, out of range) when no date format is set and every present value is a
-    plain yyyy-mm-dd (Arrow's parse, which refuses 2021-02-30); None: take the slow path."""
-    if options.date_formats:
-        return None
-    try:
-        dates = pc.cast(pc.if_else(present, s, pa.scalar(None, pa.string())), pa.date32())
-    except pa.ArrowInvalid:
-        return None
-    far = pc.and_(present, _far(dates, options))
-    return pc.and_(present, pc.invert(far)), dates, far
-
-
-def _by_value(
-    fn: Callable[[pa.Array, ReadOptions], tuple[pa.Array, ...]], s: pa.Array, options: ReadOptions
-) -> tuple[pa.Array, ...]:
-    """``fn`` over the distinct values of ``s`` only, spread back to every row: a date
-    column repeats a few thousand days over millions of lines, and parsing is the costly
-    part (the result is the same, row for row)."""
-    enc = pc.dictionary_encode(s)
-    if len(enc.dictionary) * 2 > len(s):
-        return tuple(pc.fill_null(a, False) if a.type == pa.bool_() else a for a in fn(s, options))
-    out = fn(enc.dictionary, options)
-    return tuple(
-        pc.fill_null(pc.take(a, enc.indices), False) if a.type == pa.bool_()
-        else pc.take(a, enc.indices)
-        for a in out
-    )  # fmt: skip
-
-
-def _dates(s: pa.Array, options: ReadOptions) -> tuple[pa.Array, pa.Array, pa.Array]:
-    """(ok, dates, out of range): ISO without formats, else each value by the first format
-    that reads it as a date within ``date_range``; ``out of range`` marks values that some
-    format read, but only as a year outside it."""
-    fmts = options.date_formats
-    if not fmts:
-        head = pc.utf8_slice_codeunits(s, 0, 10)
-        ts = pc.strptime(head, format="%Y-%m-%d", unit="s", error_is_null=True)
-        same = pc.equal(pc.strftime(ts, format="%Y-%m-%d"), head)
-        ok = pc.fill_null(pc.and_(pc.match_substring_regex(s, _ISO), same), False)
-        dates = pc.cast(ts, pa.date32())
-        far = pc.and_(ok, _far(dates, options))
-        return pc.and_(ok, pc.invert(far)), dates, far
-    ok_all = flags(len(s), False)
-    far_any = flags(len(s), False)
-    out = pa.nulls(len(s), pa.date32())
-    for fmt in fmts:
-        ts = pc.strptime(s, format=fmt, unit="s", error_is_null=True)
-        # strptime rolls 2021-02-30 over to March: a round trip catches impossible dates
-        read = pc.fill_null(pc.equal(_norm(pc.strftime(ts, format=fmt)), _norm(s)), False)
-        dates = pc.cast(ts, pa.date32())
-        far = pc.and_(read, _far(dates, options))
-        ok = pc.and_(read, pc.invert(far))
-        out = pc.if_else(pc.and_(ok, pc.invert(ok_all)), dates, out)
-        ok_all = pc.or_(ok_all, ok)
-        far_any = pc.or_(far_any, far)
-    return ok_all, out, pc.and_(far_any, pc.invert(ok_all))
-
-
-def date_expectation(fmt: str | list[str] | None) -> str:
-    if fmt is None:
-        return f'a date as yyyy-mm-dd (or {set_option("date_format")}, e.g. "%d/%m/%Y")'
-    if isinstance(fmt, list) and len(fmt) > 1:
-        return f"a date in one of the {option('date_format')}s " + ", ".join(repr(f) for f in fmt)
-    return f"a date in {option('date_format')} {(fmt[0] if isinstance(fmt, list) else fmt)!r}"
-
-
-def range_expectation(options: ReadOptions) -> str:
-    lo, hi = options.date_range
-    two_digit = any("%Y" in f for f in options.date_formats)
-    hint = "; a two-digit year needs %y, not %Y" if two_digit else ""
-    return f"a date from {lo} to {hi} (widen date_range = [{lo}, {hi}] if that is right{hint})"
-
-
-def number_expectation(decimal: str) -> str:
-    if decimal == ",":
-        return "a number with decimal comma, no thousands separator (e.g. 1234,5)"
-    return "a number with decimal point, no thousands separator (e.g. 1234.5)"
 
 
 def bool_expectation() -> str:
@@ -448,148 +395,15 @@ def expectation(kind: str, options: ReadOptions) -> str:
     return "a value"
 
 
-def all_numbers(values: pa.Array, options: ReadOptions) -> bool:
-    """Whether every present value of a raw column parses as a number (for kept extras)."""
-    c = convert(values, "number", options)
-    return not (pc.any(c.bad).as_py() or False) and not (pc.all(c.missing).as_py() or False)
-
-
-# -- table checks --------------------------------------------------------------------------
-
-
-def duplicate_rows(table: pa.Table, key: Sequence[str]) -> tuple[pa.Array, pa.Array, list[str]]:
-    """Rows whose key repeats an earlier row: (rows, first rows, key text)."""
-    idx = pa.array(range(table.num_rows), pa.int64())
-    t = table.select(list(key)).append_column("__i", idx)
-    for k in key:  # empty keys are reported as missing values, not as duplicates
-        t = t.filter(t[k].is_valid())
-    groups = t.group_by(list(key), use_threads=False).aggregate([("__i", "min"), ("__i", "count")])
-    dups = groups.filter(pc.greater(groups["__i_count"], 1))
-    if dups.num_rows == 0:
-        return pa.array([], pa.int64()), pa.array([], pa.int64()), []
-    firsts = dups.select([*key, "__i_min"])
-    joined = t.join(firsts, list(key), join_type="inner", use_threads=False)
-    joined = joined.filter(pc.not_equal(joined["__i"], joined["__i_min"])).sort_by("__i")
-    rows = pc.take(table[ROW], joined["__i"])
-    first_rows = pc.take(table[ROW], joined["__i_min"])
-    text = [
-        ", ".join(str(v) for v in vals)
-        for vals in zip(*(joined[k].to_pylist() for k in key), strict=True)
-    ]
-    return rows.combine_chunks(), first_rows.combine_chunks(), text
-
-
-def check_discount(table: pa.Table, file: str, column: str, out: Collector) -> None:
-    d = table["discount"]
-    bad = pc.or_(pc.less(d, 0), pc.greater(d, 1))
-    if not (pc.any(bad).as_py() or False):
-        return
-    expected = "a discount between 0 and 1 (a fraction: 0.05 = 5%)"
-    lo, hi = pc.min(d).as_py(), pc.max(d).as_py()
-    if lo is not None and hi is not None and lo >= 0 and hi <= 100:
-        expected += "; the values look like percentages: divide them by 100 (5 → 0.05)"
-    out.add_mask(file, column, expected, table, bad, d)
-
-
-def check_non_negative(table: pa.Table, canon: str, file: str, column: str, out: Collector) -> None:
-    v = table[canon]
-    out.add_mask(file, column, f"{canon} >= 0", table, pc.less(v, 0), v)
-
-
-def check_currency(table: pa.Table, file: str, column: str, out: Collector) -> None:
-    counts = pc.value_counts(table["currency"].drop_null()).to_pylist()
-    if len(counts) <= 1:
-        return
-    counts.sort(key=lambda c: -c["counts"])
-    main = counts[0]["values"]
-    summary = ", ".join(f"{c['values']} ({c['counts']} row(s))" for c in counts[:5])
-    for c in counts[1:]:
-        mask = pc.equal(table["currency"], c["values"])
-        first = pc.filter(table[ROW], mask)[0].as_py()
-        out.add(
-            Problem(
-                file,
-                first,
-                column,
-                f"one currency in all rows ({main}); convert amounts before importing",
-                f"{summary}",
-            )
-        )
-
-
-# -- the `where` filter --------------------------------------------------------------------
-
-
-def _allowed() -> tuple[type, ...]:
-    from sqlglot import exp
-
-    return (
-        exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Tuple,
-        exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.NullSafeNEQ,
-        exp.And, exp.Or, exp.Not, exp.In, exp.Between, exp.Is, exp.Like, exp.ILike,
-        exp.Neg, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Cast, exp.TryCast, exp.DataType,
-        exp.Lower, exp.Upper, exp.Trim, exp.Length, exp.Coalesce, exp.Substring, exp.DPipe,
-    )  # fmt: skip
-
-
-def compile_where(expr_text: str, columns: Sequence[str], origin: str) -> str:
-    """Check ``where`` is a pure boolean expression over ``columns``; the DuckDB query text.
-
-    Only comparisons, boolean logic, IN/BETWEEN/LIKE/IS, arithmetic, casts and a few
-    string functions are allowed: no statements, no subqueries, no functions that read
-    files. Column names are matched case-insensitively and re-quoted.
-    """
-    import sqlglot
-    from sqlglot import exp
-
-    def err(msg: str) -> KeyfolioError:
-        return KeyfolioError(f"{origin}: where: {msg} in {expr_text!r}")
-
-    try:
-        trees = [t for t in sqlglot.parse(expr_text, dialect="duckdb") if t is not None]
-    except sqlglot.errors.ParseError as e:
-        raise err(f"not a valid expression ({str(e).splitlines()[0]})") from None
-    if len(trees) != 1:
-        raise err(f"one condition, found {len(trees)} statements")
-    tree = trees[0]
-    predicates = (
-        exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.NullSafeNEQ,
-        exp.And, exp.Or, exp.Not, exp.In, exp.Between, exp.Is, exp.Like, exp.ILike,
-        exp.Paren, exp.Boolean,
-    )  # fmt: skip
-    if not isinstance(tree, predicates):
-        raise err(f"expected a condition (e.g. \"status <> 'Cancelled'\"), found {tree.key}")
-    allowed = _allowed()
-    by_lower = {c.lower(): c for c in columns}
-    for node in tree.walk():
-        if not isinstance(node, allowed):
-            raise err(f"{node.key!r} is not allowed (only comparisons, and/or/not, in, like)")
-        if isinstance(node, exp.In) and node.args.get("query") is not None:
-            raise err("subqueries are not allowed")
-        if isinstance(node, exp.Column):
-            if node.table:
-                raise err(f"qualified column {node.sql()!r} is not allowed")
-            name = by_lower.get(node.name.lower())
-            if name is None:
-                raise err(f"unknown column {node.name!r}; columns: {', '.join(columns)}")
-            node.replace(exp.column(exp.to_identifier(name, quoted=True)))
-    query = exp.select(exp.Star()).from_("src").where(tree)
-    return query.sql(dialect="duckdb")
-
-
-def apply_where(batch: pa.Table, query: str) -> pa.Table:
-    """Rows of ``batch`` where the compiled ``where`` holds (order preserved)."""
-    import duckdb
-
-    con = duckdb.connect()
-    try:
-        con.execute("SET threads = 1")
-        con.register("src", batch)
-        result = con.sql(query).to_arrow_table()
-    except duckdb.Error as e:
-        raise KeyfolioError(
-            f"where: the filter failed on the data ({str(e).splitlines()[0]})"
-        ) from None
-    finally:
-        con.close()
-    return result
+__all__ = [
+    "KINDS_COUNTED",
+    "ROWS_SHOWN",
+    "Collector",
+    "Converted",
+    "convert",
+    "expectation",
+    "flags",
+    "found_text",
+    "number_expectation",
+    "range_expectation",
+]
