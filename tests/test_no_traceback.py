@@ -91,7 +91,7 @@ def empty_orders(ws: Path) -> str:
 
 def damaged_lines(ws: Path) -> str:
     corrupt_middle(ws / "data" / "order_lines.parquet")
-    return "data"  # the footer reads; the engine finds the damage in a page
+    return "order_lines"  # the footer reads; the damage shows as the pages are read
 
 
 def truncated_accounts(ws: Path) -> str:

@@ -121,8 +121,8 @@ def reading(ws: Workspace) -> Iterator[None]:
     except duckdb.Error as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise WorkspaceError(
-            f"{ws.data_dir}: the engine could not read the tables ({first}); if a table is "
-            "damaged, import it again"
+            f"{ws.data_dir}: the engine could not read the tables ({', '.join(ws.tables())}): "
+            f"{first}; if a table is damaged, import it again"
         ) from exc
 
 
