@@ -78,3 +78,12 @@ def test_bad_policy_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "size.method: expected one of 'pareto' or 'thresholds', found 'paretto'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_command_line_needs_no_click_of_its_own() -> None:
+    # click is not a dependency (typer carries its own copy); the test tools bring one, so
+    # a stray `import click` would pass every other test and fail after `pip install .`
+    code = "import sys; sys.modules['click'] = None; from keyfolio.cli import main; main()"
+    r = subprocess.run([sys.executable, "-c", code, "schema", "accounts"], capture_output=True,
+                       text=True, timeout=120)  # fmt: skip
+    assert r.returncode == 0, r.stderr

@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
-import click
 import duckdb
 import typer
 from rich.console import Console
@@ -105,15 +104,12 @@ def handled(fn: Callable[P, R], *, writes: str | None = None) -> Callable[P, R]:
     return wrapper
 
 
-try:  # typer >= 0.22 carries its own copy of click
-    from typer._click.exceptions import ClickException as _TyperClickException
+try:  # typer >= 0.22 carries its own copy of click (click itself is not installed)
+    from typer._click.exceptions import ClickException as _ClickException
 except ImportError:  # pragma: no cover - older typer on click itself
-    _TyperClickException = click.ClickException  # type: ignore[misc,assignment]
+    from click.exceptions import ClickException as _ClickException  # type: ignore[assignment]
 
-_COMMAND_LINE = (
-    typer.Exit, typer.Abort, _TyperClickException,
-    click.exceptions.Exit, click.ClickException, click.exceptions.Abort,
-)  # fmt: skip
+_COMMAND_LINE = (typer.Exit, typer.Abort, _ClickException)
 
 
 def unexpected(exc: BaseException, workspace: Path | None = None) -> str:
