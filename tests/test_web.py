@@ -1,0 +1,224 @@
+"""The web app (keyfolio.web) through FastAPI's TestClient, on a small sample workspace."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from keyfolio import pipeline
+from keyfolio.db import close_db, history
+from keyfolio.db.engine import ENV_VAR
+from keyfolio.db.models import ROLES
+from keyfolio.db.users import add_user
+from keyfolio.sample import make_sample
+from keyfolio.web import Settings, create_app
+from keyfolio.web.app import allowed_roles, api_routes
+from keyfolio.workspace import Workspace
+
+PASSWORD = "correct horse battery"
+EVIL = "<script>alert('x')</script> & Sons"
+_seq = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    """A sample workspace whose account names carry HTML, with one run, and a user per role."""
+    mp = pytest.MonkeyPatch()
+    mp.delenv(ENV_VAR, raising=False)
+    root = tmp_path_factory.mktemp("web") / "ws"
+    make_sample(root, accounts=200, lines=8000, seed=3)
+    accounts = root / "data" / "accounts.parquet"
+    table = pq.read_table(accounts)
+    names = pa.array([f"{EVIL} {i}" for i in range(table.num_rows)], type=pa.string())
+    index = table.schema.get_field_index("name")
+    pq.write_table(table.set_column(index, table.schema.field(index), names), accounts)
+    ws = Workspace.open(root)
+    pipeline.run(ws)
+    for role in ROLES:
+        add_user(ws, f"{role}@example.com", role, PASSWORD, "setup")
+    yield ws
+    close_db(ws)
+    mp.undo()
+
+
+@pytest.fixture
+def app(workspace: Workspace) -> FastAPI:
+    return create_app(Settings(workspace=workspace.root, login_attempts=3))
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, base_url="https://testserver") as c:
+        yield c
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, html
+    return found.group(1)
+
+
+def login(client: TestClient, email: str, password: str = PASSWORD, **headers: str):
+    form = client.get("/login")
+    assert form.status_code == 200
+    return client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": csrf_of(form.text)},
+        headers=headers,
+        follow_redirects=False,
+    )
+
+
+def test_login_rotates_the_session_and_logout_ends_it(client: TestClient) -> None:
+    response = login(client, "lead@example.com")
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+    first = client.cookies["keyfolio_session"]
+    page = client.get("/")
+    assert page.status_code == 200 and "lead@example.com" in page.text
+    second = login(client, "lead@example.com")  # signing in again: a new session
+    assert second.status_code == 303
+    new = client.cookies["keyfolio_session"]
+    assert new != first
+    stale = TestClient(
+        client.app, base_url="https://testserver", cookies={"keyfolio_session": first}
+    )
+    assert stale.get("/", headers={"accept": "application/json"}).status_code == 401
+    out = client.post(
+        "/logout", data={"csrf_token": csrf_of(client.get("/").text)}, follow_redirects=False
+    )
+    assert out.status_code == 303 and out.headers["location"] == "/login"
+    again = TestClient(client.app, base_url="https://testserver", cookies={"keyfolio_session": new})
+    assert again.get("/", headers={"accept": "application/json"}).status_code == 401
+    assert again.get("/", follow_redirects=False).headers["location"] == "/login"
+
+
+def test_wrong_password_and_disabled_users_fail(client: TestClient, workspace: Workspace) -> None:
+    response = login(client, "viewer@example.com", "not the password")
+    assert response.status_code == 401 and "wrong email or password" in response.text
+    assert "keyfolio_session" not in client.cookies
+    assert login(client, "nobody@example.com").status_code == 401
+
+
+def test_login_rate_limited_per_account_and_address(app: FastAPI) -> None:
+    with TestClient(app, base_url="https://testserver") as client:
+        for _ in range(3):
+            assert login(client, "manager@example.com", "wrong wrong").status_code == 401
+        # the account is locked even with the right password ...
+        assert login(client, "manager@example.com").status_code == 429
+        # ... and the address too, for every account
+        assert login(client, "viewer@example.com").status_code == 429
+    fresh = create_app(Settings(workspace=app.state.settings.workspace, login_attempts=3))
+    with TestClient(fresh, base_url="https://testserver") as client:
+        assert login(client, "manager@example.com").status_code == 303
+
+
+@pytest.mark.parametrize("token", [None, "wrong"])
+def test_csrf_missing_or_wrong_is_refused_and_changes_nothing(
+    client: TestClient, workspace: Workspace, token: str | None
+) -> None:
+    form = client.get("/login")
+    data = {"email": "admin@example.com", "password": PASSWORD}
+    if token is not None:
+        data["csrf_token"] = token
+    assert client.post("/login", data=data, follow_redirects=False).status_code == 403
+    assert "keyfolio_session" not in client.cookies
+    assert csrf_of(form.text)
+    assert login(client, "admin@example.com").status_code == 303
+    before = len(history(workspace, "user"))
+    data = {} if token is None else {"csrf_token": token}
+    assert client.post("/logout", data=data, follow_redirects=False).status_code == 403
+    assert client.get("/", headers={"accept": "application/json"}).status_code == 200
+    assert len(history(workspace, "user")) == before
+
+
+def _client_as(app: FastAPI, role: str | None) -> tuple[TestClient, str]:
+    client = TestClient(app, base_url="https://testserver")
+    if role is None:
+        return client, ""
+    response = login(client, f"{role}@example.com", accept="application/json")
+    assert response.status_code == 200, response.text
+    return client, response.json()["csrf_token"]
+
+
+def _expected(route, role: str | None) -> set[int]:
+    allowed = allowed_roles(route)
+    if allowed is None:
+        return {200, 303}
+    if role is None:
+        return {401}
+    return {200, 303} if role in allowed else {403}
+
+
+def test_every_route_has_a_rule_and_it_holds(app: FastAPI) -> None:
+    """Role x route -> status, from the app's route table: a new route without a rule makes
+    create_app fail, and a rule that does not hold fails here."""
+    routes = api_routes(app)
+    assert {r.path for r in routes} >= {"/", "/login", "/logout"}
+    others = {getattr(r, "name", None) for r in app.routes} - {None}
+    assert others <= {"openapi", "static"}, "routes outside the rules: public by design only"
+    for role in [None, *ROLES]:
+        for route in routes:
+            if route.path == "/login" and "POST" in route.methods:
+                continue  # signing in is its own test (it changes the caller's session)
+            client, csrf = _client_as(app, role)
+            for method in sorted(route.methods):
+                response = client.request(
+                    method,
+                    route.path,
+                    headers={"accept": "application/json", "x-csrf-token": csrf},
+                    follow_redirects=False,
+                )
+                assert response.status_code in _expected(route, role), (role, method, route.path)
+
+
+def test_a_route_without_a_rule_stops_the_app(workspace: Workspace) -> None:
+    from fastapi import APIRouter
+
+    from keyfolio.web import app as web_app
+
+    router = APIRouter()
+
+    @router.get("/unguarded")
+    def unguarded() -> dict[str, str]:
+        return {}
+
+    original = web_app.ROUTERS
+    web_app.ROUTERS = (*original, router)
+    try:
+        with pytest.raises(RuntimeError, match="without an authorisation rule.*unguarded"):
+            create_app(Settings(workspace=workspace.root))
+    finally:
+        web_app.ROUTERS = original
+
+
+def test_dashboard_json_twin_and_names_are_text(client: TestClient) -> None:
+    assert login(client, "viewer@example.com").status_code == 303
+    html = client.get("/")
+    assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+    assert "<script>" not in html.text and "&lt;script&gt;alert(" in html.text
+    by_query = client.get("/?format=json")
+    by_accept = client.get("/", headers={"accept": "application/json"})
+    assert by_query.headers["content-type"] == "application/json"
+    assert by_query.json() == by_accept.json()
+    doc = by_query.json()
+    assert doc["user"]["email"] == "viewer@example.com" and doc["run"]["accounts"] > 0
+    names = [a["name"] for a in doc["run"]["destroyers"] + doc["run"]["diamonds"]]
+    assert names and all(n.startswith(EVIL) for n in names)
+    assert sum(t["accounts"] for t in doc["run"]["tiers"]) == doc["run"]["accounts"]
+
+
+def test_openapi_documents_the_json_twins(app: FastAPI) -> None:
+    schema = app.openapi()
+    get = schema["paths"]["/"]["get"]
+    assert set(get["responses"]["200"]["content"]) == {"application/json", "text/html"}
+    assert any(p["name"] == "format" for p in get["parameters"])
+    assert "Dashboard" in schema["components"]["schemas"]
