@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -63,3 +68,35 @@ def test_user_add_refusals_are_one_line(
 def test_serve_needs_a_user(ws: Workspace) -> None:
     result = runner.invoke(app, ["serve", str(ws.root)])
     assert result.exit_code == 1 and "no users yet" in result.output
+
+
+def test_serve_answers(ws: Workspace) -> None:
+    """The real server: uvicorn builds the app with the factory from serve's settings."""
+    add = ["user", "add", str(ws.root), "a@example.com", "--role", "admin", "--by", "boot"]
+    assert runner.invoke(app, add, input="a long password\n").exit_code == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-c", "from keyfolio.cli import main; main()", "serve"]
+    server = subprocess.Popen(
+        [*command, str(ws.root), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/login?format=json", timeout=5)
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.stdout.read() if server.stdout else ""
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.3)
+        assert response.status_code == 200 and response.json()["csrf_token"]
+        denied = httpx.get(f"http://127.0.0.1:{port}/", headers={"accept": "application/json"})
+        assert denied.status_code == 401
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

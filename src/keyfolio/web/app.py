@@ -3,6 +3,7 @@ made at import time, so tests and servers each get their own)."""
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -11,7 +12,9 @@ from fastapi.dependencies.models import Dependant
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
 
+from keyfolio.db.engine import ENV_VAR
 from keyfolio.web.deps import Access, NotSignedIn, wants_json
 from keyfolio.web.ratelimit import LoginLimiter
 from keyfolio.web.render import templates
@@ -25,18 +28,23 @@ ROUTERS = (auth.router, dashboard.router)
 def create_app(settings: Settings | None = None) -> FastAPI:
     """A new Keyfolio web app over ``settings.workspace`` (default: from the environment)."""
     settings = settings if settings is not None else Settings.from_env()
+    if settings.database_url:
+        os.environ[ENV_VAR] = settings.database_url  # process-wide (see keyfolio.web.settings)
     Workspace.open(settings.workspace)  # a clear error now rather than on every page
     app = FastAPI(
         title="Keyfolio", version="0.1.0", docs_url=None, redoc_url=None
     )  # no CDN: the schema only
     app.state.settings = settings
     app.state.templates = templates()
-    app.state.login_limiter = LoginLimiter(settings.login_attempts, settings.login_window)
+    app.state.login_limiter = LoginLimiter(
+        settings.login_attempts, settings.address_attempts, settings.login_window
+    )
     for router in ROUTERS:
         app.include_router(router)
     static = Path(str(resources.files("keyfolio.web") / "static"))
     app.mount("/static", StaticFiles(directory=static), name="static")
     app.add_exception_handler(NotSignedIn, _not_signed_in)
+    app.add_exception_handler(HTTPException, _refused)
     missing = [f"{sorted(r.methods or ())} {r.path}" for r in api_routes(app) if not access_of(r)]
     if missing:
         raise RuntimeError(f"routes without an authorisation rule: {', '.join(missing)}")
@@ -77,6 +85,20 @@ def allowed_roles(route: APIRoute) -> frozenset[str] | None:
         if access.allowed is not None:
             allowed = access.allowed if allowed is None else allowed & access.allowed
     return allowed
+
+
+def _refused(request: Request, exc: Exception) -> Response:
+    """403, 429 and the like: JSON ``{"detail": ...}`` for JSON clients, a page for browsers."""
+    assert isinstance(exc, HTTPException)
+    if wants_json(request):
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
+    engine = request.app.state.templates
+    context = {"status": exc.status_code, "detail": str(exc.detail)}
+    return engine.TemplateResponse(
+        request, "error.html", context, status_code=exc.status_code, headers=exc.headers
+    )
 
 
 def _not_signed_in(request: Request, exc: Exception) -> Response:

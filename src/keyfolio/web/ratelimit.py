@@ -14,9 +14,13 @@ from collections.abc import Callable
 
 class LoginLimiter:
     def __init__(
-        self, attempts: int, window: float, clock: Callable[[], float] = time.monotonic
+        self,
+        attempts: int,
+        address_attempts: int,
+        window: float,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.attempts = attempts
+        self.limits = {"account": attempts, "address": address_attempts}
         self.window = window
         self._clock = clock
         self._failures: dict[str, deque[float]] = defaultdict(deque)
@@ -25,7 +29,7 @@ class LoginLimiter:
     def blocked(self, *keys: str) -> bool:
         """Whether any of ``keys`` (``account:...``, ``address:...``) had too many failures."""
         with self._lock:
-            return any(len(self._recent(key)) >= self.attempts for key in keys)
+            return any(len(self._recent(key)) >= self.limits[key.partition(":")[0]] for key in keys)
 
     def failed(self, *keys: str) -> None:
         with self._lock:

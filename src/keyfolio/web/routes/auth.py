@@ -56,7 +56,11 @@ def login(
     address = request.client.host if request.client else "unknown"
     keys = (f"account:{email.strip().lower()}", f"address:{address}")
     if limiter.blocked(*keys):
-        raise HTTPException(429, "too many failed sign-ins; wait a few minutes and try again")
+        raise HTTPException(
+            429,
+            "too many failed sign-ins; wait a few minutes and try again",
+            headers={"Retry-After": str(int(settings.login_window))},
+        )
     user = authenticate(ws, email, password)
     if user is None:
         limiter.failed(*keys)
