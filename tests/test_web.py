@@ -2,29 +2,30 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Iterator
+from typing import Annotated
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.testclient import TestClient
 
 from keyfolio import pipeline
 from keyfolio.db import close_db, history
 from keyfolio.db.engine import ENV_VAR
 from keyfolio.db.models import ROLES
-from keyfolio.db.users import add_user
+from keyfolio.db.users import WebSession, add_user
 from keyfolio.sample import make_sample
 from keyfolio.web import Settings, create_app
+from keyfolio.web import app as web_app
 from keyfolio.web.app import allowed_roles, api_routes
+from keyfolio.web.deps import CsrfSession, roles
 from keyfolio.workspace import Workspace
 
 PASSWORD = "correct horse battery"
 EVIL = "<script>alert('x')</script> & Sons"
-_seq = itertools.count()
 
 
 @pytest.fixture(scope="module")
@@ -165,15 +166,10 @@ def _expected(route, role: str | None) -> set[int]:
     return {200, 303} if role in allowed else {403}
 
 
-def test_every_route_has_a_rule_and_it_holds(app: FastAPI) -> None:
-    """Role x route -> status, from the app's route table: a new route without a rule makes
-    create_app fail, and a rule that does not hold fails here."""
-    routes = api_routes(app)
-    assert {r.path for r in routes} >= {"/", "/login", "/logout"}
-    others = {getattr(r, "name", None) for r in app.routes} - {None}
-    assert others <= {"openapi", "static"}, "routes outside the rules: public by design only"
+def check_rules(app: FastAPI) -> None:
+    """Role x route -> status, from the app's route table."""
     for role in [None, *ROLES]:
-        for route in routes:
+        for route in api_routes(app):
             if route.path == "/login" and "POST" in route.methods:
                 continue  # signing in is its own test (it changes the caller's session)
             client, csrf = _client_as(app, role)
@@ -187,24 +183,56 @@ def test_every_route_has_a_rule_and_it_holds(app: FastAPI) -> None:
                 assert response.status_code in _expected(route, role), (role, method, route.path)
 
 
+def test_every_route_has_a_rule_and_it_holds(app: FastAPI) -> None:
+    """A new route without a rule makes create_app fail (next test); a rule that does not
+    hold fails here."""
+    assert {r.path for r in api_routes(app)} >= {"/", "/login", "/logout"}
+    others = {getattr(r, "name", None) for r in app.routes} - {None}
+    assert others <= {"openapi", "static"}, "routes outside the rules: public by design only"
+    check_rules(app)
+
+
+def test_a_role_rule_refuses_the_other_roles(workspace: Workspace) -> None:
+    router = APIRouter()
+
+    @router.post("/leads-only")
+    def leads_only(
+        session: Annotated[WebSession | None, Depends(roles("lead", "admin"))], _: CsrfSession
+    ) -> dict[str, str]:
+        return {"ok": "yes"}
+
+    app = _with_router(workspace, router)
+    route = next(r for r in api_routes(app) if r.path == "/leads-only")
+    assert allowed_roles(route) == {"lead", "admin"}
+    assert _expected(route, "viewer") == {403} and _expected(route, "lead") == {200, 303}
+    check_rules(app)
+
+
+def _with_router(workspace: Workspace, router: APIRouter) -> FastAPI:
+    original = web_app.ROUTERS
+    web_app.ROUTERS = (*original, router)
+    try:
+        return create_app(Settings(workspace=workspace.root))
+    finally:
+        web_app.ROUTERS = original
+
+
 def test_a_route_without_a_rule_stops_the_app(workspace: Workspace) -> None:
-    from fastapi import APIRouter
-
-    from keyfolio.web import app as web_app
-
     router = APIRouter()
 
     @router.get("/unguarded")
     def unguarded() -> dict[str, str]:
         return {}
 
-    original = web_app.ROUTERS
-    web_app.ROUTERS = (*original, router)
-    try:
-        with pytest.raises(RuntimeError, match="without an authorisation rule.*unguarded"):
-            create_app(Settings(workspace=workspace.root))
-    finally:
-        web_app.ROUTERS = original
+    with pytest.raises(RuntimeError, match="without an authorisation rule.*unguarded"):
+        _with_router(workspace, router)
+
+
+def test_secure_cookies_behind_https(workspace: Workspace) -> None:
+    app = create_app(Settings(workspace=workspace.root, secure_cookies=True))
+    with TestClient(app, base_url="https://testserver") as client:
+        response = login(client, "viewer@example.com")
+        assert response.status_code == 303 and "secure" in response.headers["set-cookie"].lower()
 
 
 def test_dashboard_json_twin_and_names_are_text(client: TestClient) -> None:

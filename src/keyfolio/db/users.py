@@ -9,6 +9,7 @@ user revokes all their sessions.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -32,9 +33,14 @@ MIN_PASSWORD = 8
 SESSION_LIFETIME = timedelta(hours=12)
 
 _hasher = PasswordHasher()
-# Verified against when the email is unknown, so that an unknown account takes as long to
-# refuse as a wrong password (no user enumeration by timing).
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so that an unknown account takes as long
+    to refuse as a wrong password (no user enumeration by timing). Made on first use: every
+    command imports this module, and hashing takes a noticeable moment."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True)
@@ -136,7 +142,7 @@ def authenticate(ws: Workspace, email: str, password: str) -> User | None:
         email = ""
     with read_session(ws) as session:
         row = _by_email(session, email) if email else None
-        stored = row.password_hash if row is not None else _DUMMY_HASH
+        stored = row.password_hash if row is not None else _dummy_hash()
         try:
             _hasher.verify(stored, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
