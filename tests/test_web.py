@@ -228,6 +228,17 @@ def test_a_route_without_a_rule_stops_the_app(workspace: Workspace) -> None:
         _with_router(workspace, router)
 
 
+def test_a_state_changing_route_without_a_csrf_check_stops_the_app(workspace: Workspace) -> None:
+    router = APIRouter()
+
+    @router.post("/unchecked")
+    def unchecked(session: Annotated[WebSession | None, Depends(roles("admin"))]) -> None:
+        return None
+
+    with pytest.raises(RuntimeError, match="without a CSRF check.*unchecked"):
+        _with_router(workspace, router)
+
+
 def test_secure_cookies_behind_https(workspace: Workspace) -> None:
     app = create_app(Settings(workspace=workspace.root, secure_cookies=True))
     with TestClient(app, base_url="https://testserver") as client:

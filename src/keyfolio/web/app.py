@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from keyfolio.db.engine import ENV_VAR
-from keyfolio.web.deps import Access, NotSignedIn, wants_json
+from keyfolio.web.deps import CSRF_CHECKS, SAFE_METHODS, Access, NotSignedIn, wants_json
 from keyfolio.web.ratelimit import LoginLimiter
 from keyfolio.web.render import templates
 from keyfolio.web.routes import auth, dashboard
@@ -45,9 +45,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=static), name="static")
     app.add_exception_handler(NotSignedIn, _not_signed_in)
     app.add_exception_handler(HTTPException, _refused)
-    missing = [f"{sorted(r.methods or ())} {r.path}" for r in api_routes(app) if not access_of(r)]
+    routes = api_routes(app)
+    missing = [f"{sorted(r.methods or ())} {r.path}" for r in routes if not access_of(r)]
     if missing:
         raise RuntimeError(f"routes without an authorisation rule: {', '.join(missing)}")
+    unchecked = [
+        f"{sorted(r.methods or ())} {r.path}"
+        for r in routes
+        if set(r.methods or ()) - SAFE_METHODS and not csrf_checked(r)
+    ]
+    if unchecked:
+        raise RuntimeError(f"state-changing routes without a CSRF check: {', '.join(unchecked)}")
     return app
 
 
@@ -64,18 +72,26 @@ def api_routes(app: FastAPI) -> list[APIRoute]:
     return [r for r in routes if isinstance(r, APIRoute)]
 
 
-def access_of(route: APIRoute) -> list[Access]:
-    """The authorisation rules a route depends on (directly or through other dependencies)."""
-    found: list[Access] = []
+def _calls(route: APIRoute) -> list[object]:
+    """Everything a route depends on, directly or through other dependencies."""
+    found: list[object] = []
 
     def walk(dependant: Dependant) -> None:
-        if isinstance(dependant.call, Access):
-            found.append(dependant.call)
+        found.append(dependant.call)
         for sub in dependant.dependencies:
             walk(sub)
 
     walk(route.dependant)
     return found
+
+
+def access_of(route: APIRoute) -> list[Access]:
+    """The authorisation rules a route depends on."""
+    return [call for call in _calls(route) if isinstance(call, Access)]
+
+
+def csrf_checked(route: APIRoute) -> bool:
+    return any(call in CSRF_CHECKS for call in _calls(route))
 
 
 def allowed_roles(route: APIRoute) -> frozenset[str] | None:

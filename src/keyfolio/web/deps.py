@@ -1,9 +1,10 @@
 """Typed dependencies of the routes: settings, workspace, the signed-in session, the
 authorisation rule of each route, CSRF checks and the HTML/JSON choice.
 
-Every route declares exactly one :class:`Access` (``PUBLIC``, ``SIGNED_IN`` or one made by
-:func:`roles`): the app refuses to start with a route that has none, and the
-authorisation test reads the rules from the app's route table.
+Every route declares an :class:`Access` (``PUBLIC``, ``SIGNED_IN`` or one made by
+:func:`roles`), and every state-changing route one of the :data:`CSRF_CHECKS`: the app
+refuses to start with a route that lacks either, and the authorisation test reads the rules
+from the app's route table.
 """
 
 from __future__ import annotations
@@ -100,6 +101,25 @@ def check_csrf(
 
 
 CsrfSession = Annotated[WebSession, Depends(check_csrf)]
+
+
+def check_login_csrf(
+    request: Request,
+    settings: SettingsDep,
+    csrf_token: Annotated[str | None, Form()] = None,
+) -> str:
+    """Before signing in there is no session: the sign-in form's token must equal the CSRF
+    cookie the sign-in page set (double submit), else 403."""
+    expected = request.cookies.get(settings.csrf_cookie) or ""
+    sent = csrf_token or ""
+    if not expected or not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise HTTPException(403, "missing or wrong CSRF token; reload the sign-in page")
+    return expected
+
+
+LoginCsrf = Annotated[str, Depends(check_login_csrf)]
+CSRF_CHECKS = (check_csrf, check_login_csrf)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 Format = Literal["html", "json"]
 

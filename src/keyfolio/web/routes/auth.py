@@ -6,10 +6,17 @@ import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from keyfolio.db.users import WebSession, authenticate, create_session, revoke_session
-from keyfolio.web.deps import PUBLIC, CsrfSession, FormatDep, SettingsDep, WorkspaceDep
+from keyfolio.web.deps import (
+    PUBLIC,
+    CsrfSession,
+    FormatDep,
+    LoginCsrf,
+    SettingsDep,
+    WorkspaceDep,
+)
 from keyfolio.web.ratelimit import LoginLimiter
 from keyfolio.web.render import HTML_PAGE, page
 from keyfolio.web.schemas.users import LoginPage, SignedIn, UserOut
@@ -46,12 +53,9 @@ def login(
     session: Anyone,
     email: Annotated[str, Form()],
     password: Annotated[str, Form()],
-    csrf_token: Annotated[str, Form()] = "",
+    expected: LoginCsrf,
 ) -> Response:
     """Sign in: a new session (any earlier one of this browser is revoked)."""
-    expected = request.cookies.get(settings.csrf_cookie) or ""
-    if not expected or not secrets.compare_digest(csrf_token.encode(), expected.encode()):
-        raise HTTPException(403, "missing or wrong CSRF token; reload the sign-in page")
     limiter: LoginLimiter = request.app.state.login_limiter
     address = request.client.host if request.client else "unknown"
     keys = (f"account:{email.strip().lower()}", f"address:{address}")
@@ -72,7 +76,7 @@ def login(
     signed = SignedIn(user=UserOut.of(user), csrf_token=new.csrf_token)
     response: Response
     if fmt == "json":
-        response = page(request, fmt, "login.html", signed)
+        response = JSONResponse(signed.model_dump(mode="json"))
     else:
         response = RedirectResponse("/", status_code=303)
     _cookie(response, settings, settings.session_cookie, new.token)
