@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated
 
 import pyarrow as pa
@@ -100,6 +101,32 @@ def test_login_rotates_the_session_and_logout_ends_it(client: TestClient) -> Non
     again = TestClient(client.app, base_url="https://testserver", cookies={"keyfolio_session": new})
     assert again.get("/", headers={"accept": "application/json"}).status_code == 401
     assert again.get("/", follow_redirects=False).headers["location"] == "/login"
+
+
+def test_sign_in_and_out_are_audited(client: TestClient, workspace: Workspace) -> None:
+    before = len(history(workspace, "user", "manager@example.com"))
+    assert login(client, "manager@example.com").status_code == 303
+    csrf = csrf_of(client.get("/").text)
+    assert client.post("/logout", data={"csrf_token": csrf}, follow_redirects=False).is_redirect
+    entries = history(workspace, "user", "manager@example.com")[before:]
+    assert [(e.who, e.action) for e in entries] == [
+        ("manager@example.com", "login"),
+        ("manager@example.com", "logout"),
+    ]
+
+
+def test_dashboard_without_a_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    make_sample(tmp_path / "empty", accounts=50, lines=1000, seed=1)
+    ws = Workspace.open(tmp_path / "empty")
+    add_user(ws, "v@example.com", "viewer", PASSWORD, "setup")
+    try:
+        with TestClient(create_app(Settings(workspace=ws.root)), base_url="https://t") as client:
+            assert login(client, "v@example.com").status_code == 303
+            assert client.get("/?format=json").json()["run"] is None
+            assert "No run yet" in client.get("/").text
+    finally:
+        close_db(ws)
 
 
 def test_wrong_password_fails(client: TestClient) -> None:
