@@ -23,6 +23,7 @@ from keyfolio.web import Settings, create_app
 from keyfolio.web import app as web_app
 from keyfolio.web.app import allowed_roles, api_routes
 from keyfolio.web.deps import CsrfSession, roles
+from keyfolio.web.ratelimit import LoginLimiter
 from keyfolio.workspace import Workspace
 
 PASSWORD = "correct horse battery"
@@ -295,3 +296,18 @@ def test_openapi_documents_the_json_twins(app: FastAPI) -> None:
     assert set(get["responses"]["200"]["content"]) == {"application/json", "text/html"}
     assert any(p["name"] == "format" for p in get["parameters"])
     assert "Dashboard" in schema["components"]["schemas"]
+
+
+def test_limiter_forgets_failures_after_the_window() -> None:
+    now = [0.0]
+    limiter = LoginLimiter(2, 3, window=60, clock=lambda: now[0])
+    limiter.failed("account:a", "address:1")
+    limiter.failed("account:a", "address:1")
+    assert limiter.blocked("account:a") and not limiter.blocked("address:1")
+    limiter.failed("account:b", "address:1")
+    assert limiter.blocked("address:1") and not limiter.blocked("account:b")
+    now[0] = 61
+    assert not limiter.blocked("account:a", "address:1")
+    limiter.failed("account:a")
+    limiter.succeeded("account:a")
+    assert not limiter.blocked("account:a")

@@ -57,6 +57,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The old entity check cannot hold the user entries: going back forgets them.
     op.execute(sa.text("DELETE FROM audit_log WHERE entity = 'user'"))
     _entities(OLD_ENTITIES)
     op.drop_index("ix_web_sessions_user_id", table_name="web_sessions")
