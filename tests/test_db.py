@@ -22,6 +22,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Integer, MetaData, create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
@@ -339,7 +340,8 @@ def test_downgrade_and_upgrade_again(ws: Workspace) -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        head = ScriptDirectory.from_config(cfg).get_current_head()
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
     assert list_overrides(ws) == []
 
 

@@ -13,7 +13,7 @@ import sys
 
 import typer
 
-from keyfolio.cli import data, decisions, run, value
+from keyfolio.cli import data, decisions, run, users, value
 from keyfolio.cli.console import warn
 
 try:  # typer >= 0.22 carries its own copy of click
@@ -31,7 +31,7 @@ def build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
-    for module in (data, run, decisions, value):
+    for module in (data, run, decisions, value, users):
         module.register(app)
     return app
 

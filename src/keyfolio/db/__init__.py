@@ -1,4 +1,4 @@
-"""The workspace's app database: decision overrides and the audit log.
+"""The workspace's app database: decision overrides, users and their sessions, the audit log.
 
 SQLite (``<workspace>/keyfolio.db``) by default; PostgreSQL for teams by setting
 ``KEYFOLIO_DATABASE_URL`` or ``database_url`` in ``<workspace>/settings.toml``.

@@ -1,7 +1,7 @@
 """SQLAlchemy 2 models of the workspace's app database.
 
-Migration ``0001_initial`` creates exactly these tables; ``tests/test_db.py`` checks that
-the migrated schema and these models stay equal (Alembic autogenerate finds no difference).
+The migrations under ``migrations/versions`` create exactly these tables; ``tests/test_db.py``
+checks that the migrated schema and these models stay equal (autogenerate finds no difference).
 When you change a model, add a migration under ``migrations/versions``.
 """
 
@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import CheckConstraint, DateTime, Index, Integer, MetaData, String, Text, text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -20,7 +31,8 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-ENTITIES = ("policy", "override", "assessment", "plan")
+ENTITIES = ("policy", "override", "assessment", "plan", "user")
+ROLES = ("admin", "lead", "manager", "viewer")
 DIRECTIONS = ("in", "out")
 
 ACTIVE = text("removed_at IS NULL")
@@ -78,10 +90,47 @@ class AuditRow(Base):
     after: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
-        CheckConstraint("entity IN ('policy', 'override', 'assessment', 'plan')", name="entity"),
+        CheckConstraint(
+            "entity IN ('policy', 'override', 'assessment', 'plan', 'user')", name="entity"
+        ),
         Index("ix_audit_log_entity", "entity", "entity_id"),
         Index("ix_audit_log_at", "at"),
     )
+
+
+class UserRow(Base):
+    """A user of the web app. ``email`` is stored lower-cased (unique); ``password_hash`` is an
+    argon2 hash; ``version`` counts the changes to the row (optimistic concurrency)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    role: Mapped[str] = mapped_column(String(10))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'lead', 'manager', 'viewer')", name="role"),
+    )
+
+
+class WebSessionRow(Base):
+    """A signed-in browser. Only the SHA-256 of the random cookie token is stored, so the
+    table's contents cannot be replayed as cookies; ``csrf_token`` is sent back in forms."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("users.id", ondelete="CASCADE"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_web_sessions_user_id", "user_id"),)
 
 
 def utcnow() -> datetime:
