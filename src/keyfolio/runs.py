@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from keyfolio.errors import WorkspaceError
+from keyfolio.errors import WorkspaceError, first_line
 from keyfolio.workspace import POLICY_FILE, Workspace, staged_dir
 
 RUN_JSON = "run.json"
@@ -122,9 +122,8 @@ def _damaged(path: Path) -> Iterator[None]:
     try:
         yield
     except (OSError, pa.ArrowException) as exc:
-        lines = str(exc).strip().splitlines() or [type(exc).__name__]
         raise WorkspaceError(
-            f"{path}: damaged run file, not readable as Parquet ({lines[0]}); move the run "
+            f"{path}: damaged run file, not readable as Parquet ({first_line(exc)}); move the run "
             f"folder {path.parent.name} out of runs/ to use the others"
         ) from exc
 

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from keyfolio import lock
-from keyfolio.errors import WorkspaceBusyError, WorkspaceError
+from keyfolio.errors import WorkspaceBusyError, WorkspaceError, first_line
 from keyfolio.policy import parse_policy, template_text
 from keyfolio.schema import TABLE_NAMES, TABLES
 
@@ -189,9 +189,9 @@ def _damaged(path: Path, table: str) -> Iterator[None]:
     try:
         yield
     except (OSError, pa.ArrowException) as exc:
-        lines = str(exc).strip().splitlines() or [type(exc).__name__]
         raise WorkspaceError(
-            f"{path}: damaged table, not readable as Parquet ({lines[0]}); import {table} again"
+            f"{path}: damaged table, not readable as Parquet ({first_line(exc)}); "
+            f"import {table} again"
         ) from exc
 
 

@@ -25,7 +25,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from keyfolio.errors import KeyfolioError
+from keyfolio.errors import KeyfolioError, first_line
 from keyfolio.workspace import POLICY_FILE, Workspace
 
 console = Console(emoji=False)  # ":smile:" in a name stays as it is
@@ -124,26 +124,21 @@ def unexpected(exc: BaseException, workspace: Path | None = None) -> str:
             return f"{where}{what} while writing; the command was stopped"
         return what
     if isinstance(exc, OSError | duckdb.IOException) and _SPACE in str(exc).lower():
-        return f"no space left on the device ({_first(exc)})"
+        return f"no space left on the device ({first_line(exc)})"
     if isinstance(exc, OSError | duckdb.IOException):
-        return _first(exc)
+        return first_line(exc)
     if isinstance(exc, duckdb.Error):
-        return f"the engine (DuckDB) failed: {_first(exc)}"
+        return f"the engine (DuckDB) failed: {first_line(exc)}"
     if isinstance(exc, RecursionError | MemoryError):
         what = "nested too deeply" if isinstance(exc, RecursionError) else "out of memory"
         return f"input {what} to process ({type(exc).__name__})"
     return (
-        f"internal error, a bug in keyfolio: {type(exc).__name__}: {_first(exc)} "
+        f"internal error, a bug in keyfolio: {type(exc).__name__}: {first_line(exc)} "
         "(KEYFOLIO_DEBUG=1 shows the traceback)"
     )
 
 
 _SPACE = "no space left"
-
-
-def _first(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 @contextmanager

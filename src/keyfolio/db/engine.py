@@ -30,7 +30,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from keyfolio.errors import WorkspaceError
+from keyfolio.errors import WorkspaceError, first_line
 from keyfolio.workspace import Workspace
 
 ENV_VAR = "KEYFOLIO_DATABASE_URL"
@@ -223,7 +223,7 @@ def _unusable(url: str) -> Iterator[None]:
         raise
     except DBAPIError as exc:
         parsed = make_url(url)
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        reason = first_line(exc.orig) if exc.orig else type(exc).__name__
         if parsed.get_backend_name() != "sqlite" or not parsed.database:
             where = parsed.render_as_string(hide_password=True)
             raise WorkspaceError(f"{where}: the app database cannot be used ({reason})") from exc

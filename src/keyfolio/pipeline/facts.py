@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from keyfolio.errors import PolicyError, WorkspaceError
+from keyfolio.errors import PolicyError, WorkspaceError, first_line
 from keyfolio.policy import Policy
 from keyfolio.value.summary import MAX_AMOUNT
 from keyfolio.workspace import Workspace
@@ -119,10 +119,9 @@ def reading(ws: Workspace) -> Iterator[None]:
     try:
         yield
     except duckdb.Error as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise WorkspaceError(
             f"{ws.data_dir}: the engine could not read the tables ({', '.join(ws.tables())}): "
-            f"{first}; if a table is damaged, import it again"
+            f"{first_line(exc)}; if a table is damaged, import it again"
         ) from exc
 
 
