@@ -196,14 +196,19 @@ def rotate_session(ws: Workspace, token: str) -> WebSession | None:
     return create_session(ws, current.user, replaces=token)
 
 
+def _with_user(session: Session, token: str) -> Any:
+    """The session row whose cookie is ``token`` and its user's row, or None."""
+    query = select(WebSessionRow, UserRow).join(UserRow, UserRow.id == WebSessionRow.user_id)
+    return session.execute(query.where(WebSessionRow.token_hash == _digest(token))).first()
+
+
 def session_of(ws: Workspace, token: str | None) -> WebSession | None:
     """The live session whose cookie is ``token``: None when unknown, expired, or its user
     is disabled."""
     if not token:
         return None
-    query = select(WebSessionRow, UserRow).join(UserRow, UserRow.id == WebSessionRow.user_id)
     with read_session(ws) as session:
-        found = session.execute(query.where(WebSessionRow.token_hash == _digest(token))).first()
+        found = _with_user(session, token)
         if found is None:
             return None
         row, user_row = found
@@ -218,9 +223,8 @@ def revoke_session(ws: Workspace, token: str | None) -> bool:
     """Sign out: forget the session ``token``; False if there was none."""
     if not token:
         return False
-    query = select(WebSessionRow, UserRow).join(UserRow, UserRow.id == WebSessionRow.user_id)
     with write_session(ws) as session:
-        found = session.execute(query.where(WebSessionRow.token_hash == _digest(token))).first()
+        found = _with_user(session, token)
         if found is None:
             return False
         row, user_row = found
