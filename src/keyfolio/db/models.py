@@ -13,12 +13,14 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -31,7 +33,7 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-ENTITIES = ("policy", "override", "assessment", "plan", "user")
+ENTITIES = ("policy", "override", "assessment", "plan", "user", "run")
 ROLES = ("admin", "lead", "manager", "viewer")
 DIRECTIONS = ("in", "out")
 
@@ -91,7 +93,8 @@ class AuditRow(Base):
 
     __table_args__ = (
         CheckConstraint(
-            "entity IN ('policy', 'override', 'assessment', 'plan', 'user')", name="entity"
+            "entity IN ('policy', 'override', 'assessment', 'plan', 'user', 'run')",
+            name="entity",
         ),
         Index("ix_audit_log_entity", "entity", "entity_id"),
         Index("ix_audit_log_at", "at"),
@@ -111,6 +114,8 @@ class UserRow(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # the team table's manager_id this user is (accounts.owner): what a manager may edit
+    manager_id: Mapped[str | None] = mapped_column(String(200))
 
     __table_args__ = (
         CheckConstraint("role IN ('admin', 'lead', 'manager', 'viewer')", name="role"),
@@ -131,6 +136,44 @@ class WebSessionRow(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_web_sessions_user_id", "user_id"),)
+
+
+class AssessmentRow(Base):
+    """A score entered in the web app: one row per account, criterion and assessor (the
+    assessor's current score; earlier ones are in the audit log). ``version`` counts the
+    row's changes (optimistic concurrency: a save names the version it started from)."""
+
+    __tablename__ = "assessments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(String(200))
+    criterion: Mapped[str] = mapped_column(String(200))
+    assessor: Mapped[str] = mapped_column(String(320))
+    score: Mapped[float] = mapped_column(Float)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __table_args__ = (
+        UniqueConstraint("account_id", "criterion", "assessor", name="uq_assessments_key"),
+        Index("ix_assessments_account_id", "account_id"),
+    )
+
+
+class PolicyVersionRow(Base):
+    """A saved version of the policy file (keyfolio.toml): ``number`` counts from 1; the
+    newest is the policy in force. ``text`` is the whole TOML as saved."""
+
+    __tablename__ = "policy_versions"
+
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    sha256: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    who: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index("ix_policy_versions_sha256", "sha256"),)
 
 
 def utcnow() -> datetime:

@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 
 from keyfolio import fmt
+from keyfolio.db.users import WebSession
 from keyfolio.web.deps import Format
 
 # OpenAPI: the pages answer HTML too (the JSON shape is each route's response_model).
@@ -37,12 +38,29 @@ def page(
     template: str,
     model: BaseModel,
     *,
+    session: WebSession | None = None,
     status_code: int = 200,
     **context: Any,
 ) -> Response:
+    """``model`` as JSON, or ``template`` rendered with it. With ``session`` the page gets
+    ``user`` (the signed-in user: the navigation shows what their role may open) and
+    ``csrf_token`` (for its forms)."""
     if format == "json":
         return JSONResponse(model.model_dump(mode="json"), status_code=status_code)
     engine: Jinja2Templates = request.app.state.templates
     return engine.TemplateResponse(
-        request, template, {"model": model, **context}, status_code=status_code
+        request,
+        template,
+        {
+            "model": model,
+            "user": None if session is None else session.user,
+            "csrf_token": None if session is None else session.csrf_token,
+            **context,
+        },
+        status_code=status_code,
     )
+
+
+def is_partial(request: Request) -> bool:
+    """The page's own script asks for a fragment (``X-Partial: 1``, see static/app.js)."""
+    return request.headers.get("x-partial") == "1"

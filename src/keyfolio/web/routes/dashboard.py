@@ -27,4 +27,4 @@ def dashboard(
         s = summarise(latest.portfolio(), str(meta.get("currency") or ""))
         summary = RunSummary.of(latest.id, meta.get("started"), s)
     model = Dashboard(user=UserOut.of(session.user), run=summary)
-    return page(request, fmt, "dashboard.html", model, csrf_token=session.csrf_token)
+    return page(request, fmt, "dashboard.html", model, session=session)
