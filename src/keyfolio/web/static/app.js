@@ -5,6 +5,8 @@
  *  <a data-target="#id" href="...">    loads the link's answer into #id (and into the history)
  *  <div data-poll="/url" data-every="1000">  reloads itself from /url until the answer has
  *                                      the header X-Poll-Done
+ *  <section data-load="/url">          fills itself once from /url when the page loads
+ *                                      (a fragment owned by another page's route)
  * Requests carry X-Partial: 1 (the server answers a fragment) and the page's CSRF token.
  */
 (function () {
@@ -101,7 +103,13 @@
       });
     });
   }
+  function load(el) {
+    fetch(el.dataset.load, { headers: headers(), credentials: "same-origin" })
+      .then(function (r) { return r.text(); })
+      .then(function (text) { el.innerHTML = text; run(el); el.removeAttribute("data-load"); });
+  }
   document.querySelectorAll("[data-poll]").forEach(poll);
+  document.querySelectorAll("[data-load]").forEach(load);
   document.addEventListener("keyfolio:updated", function (ev) {
     ev.target.querySelectorAll("[data-poll]").forEach(poll);
   });
