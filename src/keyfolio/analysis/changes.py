@@ -50,7 +50,8 @@ def moves(run_a: runs.Run, run_b: runs.Run) -> pd.DataFrame:
     a, b = _frame(run_a), _frame(run_b)
     m = a.merge(b, on="account_id", suffixes=("_a", "_b"))
     parts = []
-    for kind, col, why in (("size tier", "size_tier", _tier_why), ("quadrant", "quadrant", _quadrant_why)):  # fmt: skip
+    kinds = (("size tier", "size_tier", _tier_why), ("quadrant", "quadrant", _quadrant_why))
+    for kind, col, why in kinds:
         before, after = m[f"{col}_a"], m[f"{col}_b"]
         moved = (before != after) & before.notna() & after.notna()
         sub = m[moved.to_numpy()]

@@ -16,9 +16,9 @@ from starlette.exceptions import HTTPException
 
 from keyfolio.db.engine import ENV_VAR
 from keyfolio.web.deps import CSRF_CHECKS, SAFE_METHODS, Access, NotSignedIn, wants_json
+from keyfolio.web.jobs import JobRegistry
 from keyfolio.web.ratelimit import LoginLimiter
 from keyfolio.web.render import templates
-from keyfolio.web.jobs import JobRegistry
 from keyfolio.web.routes import assets, auth, dashboard, runs
 from keyfolio.web.settings import Settings
 from keyfolio.workspace import Workspace

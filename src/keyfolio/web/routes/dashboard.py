@@ -34,6 +34,7 @@ from keyfolio.web.schemas.users import UserOut
 
 router = APIRouter(tags=["dashboard"])
 MAX_SHOWN = 200  # rows of each change table (the counts are of all)
+MATRIX_MAX_POINTS = 3000  # every key account and a fixed sample of the others (as the report)
 SUMMARY_COLUMNS = ["account_id", "name", "selectable", "has_orders", "size_tier", "revenue",
                    "contribution_margin", "cost_to_serve", "net_contribution", "cm_pct",
                    "net_pct", "revenue_growth", "revenue_cagr"]  # fmt: skip
@@ -62,7 +63,7 @@ def _matrix(run: runs.Run, currency: str) -> tuple[MatrixOut | None, Any]:
     m = glance_mod.matrix_accounts(run)
     if m is None:
         return None, None
-    pts, left_out = matrix_points(m.accounts)
+    pts, left_out = matrix_points(m.accounts, MATRIX_MAX_POINTS)
     figure = charts.matrix_chart(
         pts, a_cut=m.attractiveness_cut, s_cut=m.strength_cut, quadrants=STRATEGY,
         size_label=m.size_label, currency=currency,
@@ -108,10 +109,10 @@ def _changes(ws: WorkspaceDep, run: runs.Run) -> ChangesOut | None:
         return None
     c = changes_mod.changes(previous, run)
     shown = c.moves.head(MAX_SHOWN).astype(object)
-    moves = shown.where(shown.notna(), None)
+    rows = shown.where(shown.notna(), None).to_dict(orient="records")
     return ChangesOut(
-        previous_run=previous.id, counts=c.counts(),
+        previous_run=previous.id,
+        counts=c.counts(),
         key_list=DiffOut.of(c.key_list, limit=MAX_SHOWN),
-        moves=[MoveOut(**{k: None if v is None else str(v) for k, v in r.items()})
-               for r in moves.to_dict(orient="records")],
-    )  # fmt: skip
+        moves=[MoveOut.of(r) for r in rows],
+    )

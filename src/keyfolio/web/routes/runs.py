@@ -19,8 +19,8 @@ from keyfolio.report import build_report
 from keyfolio.web.deps import CsrfSession, CurrentSession, FormatDep, WorkspaceDep, roles
 from keyfolio.web.jobs import Busy, JobRegistry
 from keyfolio.web.render import HTML_PAGE, is_partial, page
-from keyfolio.workspace import Workspace
 from keyfolio.web.schemas.runs import DiffOut, DiffPage, JobOut, RunDetail, RunOut, RunsPage
+from keyfolio.workspace import Workspace
 
 router = APIRouter(tags=["runs"])
 LEADS = roles("lead", "admin")

@@ -137,6 +137,17 @@ class MoveOut(BaseModel):
     why: str
     reason: str | None  # the decision's reason in the newer run
 
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> MoveOut:
+        def text(key: str) -> str | None:
+            return None if row.get(key) is None else str(row[key])
+
+        return cls(
+            account_id=str(row["account_id"]), name=text("name"), kind=str(row["kind"]),
+            before=str(row["before"]), after=str(row["after"]), why=str(row["why"]),
+            reason=text("reason"),
+        )  # fmt: skip
+
 
 class ChangesOut(BaseModel):
     previous_run: str
