@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from webclient import EVIL, signed_in, web_workspace
 
 from keyfolio import pipeline, runs
 from keyfolio.db import close_db
@@ -22,6 +21,7 @@ from keyfolio.db.engine import ENV_VAR
 from keyfolio.web import Settings, create_app
 from keyfolio.web.routes import dashboard
 from keyfolio.workspace import Workspace
+from webclient import EVIL, signed_in, web_workspace
 
 JSON = {"accept": "application/json"}
 
