@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from keyfolio import pipeline, runs
+from keyfolio.analysis.glance import glance
 from keyfolio.db import close_db
 from keyfolio.db.engine import ENV_VAR
 from keyfolio.web import Settings, create_app
@@ -206,3 +207,25 @@ def test_first_run_has_no_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
             assert "This is the first run" in c.get("/").text
     finally:
         close_db(ws)
+
+
+def test_glance_of_a_loss_making_portfolio_has_no_profit_share(tmp_path: Path) -> None:
+    """A share of a negative total says nothing: None, not a negative or >100% share."""
+    ws = Workspace(tmp_path)
+    pf = pd.DataFrame(
+        {
+            "account_id": ["A", "B", "C", "M"],
+            "selectable": [True, True, True, False],  # M: a group's member
+            "has_orders": [True, True, False, True],
+            "size_tier": ["large", "small", "small", "small"],
+            "is_key": [True, False, False, False],
+            "net_contribution": [50.0, -80.0, 0.0, -999.0],
+        }
+    )
+    with runs.write_run(ws, "20260101T000000Z") as w:
+        w.frame(runs.PORTFOLIO, pf)
+        w.document(runs.RUN_JSON, {"run_id": "20260101T000000Z", "currency": "EUR"})
+    g = glance(runs.get(ws, "20260101T000000Z"))
+    assert (g.accounts, g.key_accounts, g.accounts_with_orders, g.losing_count) == (3, 1, 2, 1)
+    assert g.losing_share == 0.5 and g.tiers == {"large": 1, "medium": 0, "small": 2}
+    assert g.net_total == -30.0 and g.key_profit_share is None and g.capacity == []

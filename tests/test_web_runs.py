@@ -295,3 +295,14 @@ def test_diff_of_two_runs(workspace: Workspace, lead: tuple[TestClient, Any]) ->
     page = client.get(f"/runs/diff?a={a}&b={b}").text
     assert f"Changes from {a} to {b}" in page and "<script>alert" not in page
     assert client.get("/runs/diff?a=" + a, headers=JSON).status_code == 422
+
+
+def test_openapi_documents_the_runs_pages(app: FastAPI) -> None:
+    paths = app.openapi()["paths"]
+    for path in ("/runs", "/runs/{run_id}", "/runs/diff", "/runs/jobs/{job_id}"):
+        content = paths[path]["get"]["responses"]["200"]["content"]
+        assert set(content) == {"application/json", "text/html"}, path
+    assert set(paths["/runs"]["post"]["responses"]) >= {"202", "303", "409"}
+    report = paths["/runs/{run_id}/report.{fmt}"]["get"]["responses"]
+    assert set(report["200"]["content"]) >= {"text/html", "application/pdf"}
+    assert {"404", "409"} <= set(report)
