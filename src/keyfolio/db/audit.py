@@ -21,7 +21,7 @@ from keyfolio.db.models import ENTITIES, AuditRow, as_utc, utcnow
 from keyfolio.errors import KeyfolioError
 from keyfolio.workspace import Workspace
 
-Entity = Literal["policy", "override", "assessment", "plan", "user"]
+Entity = Literal["policy", "override", "assessment", "plan", "user", "run"]
 
 
 @dataclass(frozen=True)

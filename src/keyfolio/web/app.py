@@ -16,13 +16,14 @@ from starlette.exceptions import HTTPException
 
 from keyfolio.db.engine import ENV_VAR
 from keyfolio.web.deps import CSRF_CHECKS, SAFE_METHODS, Access, NotSignedIn, wants_json
+from keyfolio.web.jobs import JobRegistry
 from keyfolio.web.ratelimit import LoginLimiter
 from keyfolio.web.render import templates
-from keyfolio.web.routes import assets, auth, dashboard
+from keyfolio.web.routes import assets, auth, dashboard, runs
 from keyfolio.web.settings import Settings
 from keyfolio.workspace import Workspace
 
-ROUTERS = (assets.router, auth.router, dashboard.router)
+ROUTERS = (assets.router, auth.router, dashboard.router, runs.router)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.login_limiter = LoginLimiter(
         settings.login_attempts, settings.address_attempts, settings.login_window
     )
+    app.state.jobs = JobRegistry()  # background runs and the one-writer slot
     for router in ROUTERS:
         app.include_router(router)
     static = Path(str(resources.files("keyfolio.web") / "static"))
