@@ -13,14 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from liveserver import live_server
-from webclient import PASSWORD, web_workspace
 
 from keyfolio import runs
 from keyfolio.db import close_db
 from keyfolio.db.engine import ENV_VAR
 from keyfolio.web import Settings
 from keyfolio.workspace import Workspace
+from liveserver import live_server
+from webclient import PASSWORD, web_workspace
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(
