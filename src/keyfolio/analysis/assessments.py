@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from keyfolio.db.assessments import AssessedCriterion
+from keyfolio import runs
+from keyfolio.db.assessments import AssessedCriterion, policy_criteria, workspace_assessments
+from keyfolio.workspace import Workspace
 
 DISAGREE_SHARE = 1 / 3
 STALE_DAYS = 365
@@ -127,3 +130,56 @@ def queue_by_account(queue: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=cols)
     order = out["missing"].map(len)
     return out.iloc[np.argsort(-order.to_numpy(), kind="stable")].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The assessments page: the policy's criteria, a manager's queue (None for others), the
+    disagreements (with account names) and how many accounts have any score."""
+
+    run_id: str | None
+    criteria: list[AssessedCriterion]
+    queue: pd.DataFrame | None
+    disagreements: pd.DataFrame
+    accounts_assessed: int
+
+
+def overview(ws: Workspace, manager_id: str | None, today: dt.date) -> Overview:
+    """The assessments page of a user (``manager_id``: the accounts they own get a queue)."""
+    criteria = policy_criteria(ws)
+    scores = workspace_assessments(ws)
+    run = runs.latest(ws)
+    queue = None
+    if manager_id is not None:
+        owned = owned_accounts(run, manager_id)
+        queue = queue_by_account(to_assess(owned, scores, criteria, today))
+    found = disagreements(scores, criteria)
+    found = with_names(run, found)
+    assessed = 0 if scores is None else int(_scored(scores, criteria)["account_id"].nunique())
+    return Overview(None if run is None else run.id, criteria, queue, found, assessed)
+
+
+def owned_accounts(run: runs.Run | None, manager_id: str) -> pd.DataFrame:
+    """The run's accounts whose owner is ``manager_id`` (account_id, name)."""
+    if run is None:
+        return pd.DataFrame(columns=["account_id", "name"])
+    pf = run.table(
+        runs.PORTFOLIO, columns=["account_id", "name", "owner"],
+        filters=[("owner", "==", manager_id)],
+    )  # fmt: skip
+    if pf is None:
+        return pd.DataFrame(columns=["account_id", "name"])
+    return pf.assign(account_id=pf["account_id"].astype(str))[["account_id", "name"]]
+
+
+def with_names(run: runs.Run | None, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the run's account ``name`` beside its account_id."""
+    if run is None or frame.empty:
+        return frame.assign(name=None)
+    ids = sorted(set(frame["account_id"].astype(str)))
+    names = run.table(
+        runs.PORTFOLIO, columns=["account_id", "name"], filters=[("account_id", "in", ids)]
+    )
+    lookup = {} if names is None else dict(zip(names["account_id"].astype(str), names["name"],
+                                               strict=True))  # fmt: skip
+    return frame.assign(name=frame["account_id"].astype(str).map(lookup))

@@ -177,7 +177,10 @@ def list_assessments(ws: Workspace, account_id: str | None = None) -> list[Asses
 def assessments_frame(ws: Workspace) -> pd.DataFrame:
     """The web-entered scores in the canonical ``assessments`` schema (``date``: the day of
     the last save), typed like :meth:`Workspace.read_frame` reads an imported table."""
-    rows = list_assessments(ws)
+    return _frame(list_assessments(ws))
+
+
+def _frame(rows: list[Assessment]) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             "account_id": pd.array([r.account_id for r in rows], dtype="string"),
@@ -212,6 +215,23 @@ def merge_assessments(imported: pd.DataFrame | None, web: pd.DataFrame) -> pd.Da
     web_key = [tuple(k) for k in web[key].astype(object).to_numpy()]
     keep_web = web[[k not in beaten for k in web_key]]
     return pd.concat([keep_imp, keep_web], ignore_index=True)
+
+
+def account_scores(ws: Workspace, account_id: str) -> pd.DataFrame:
+    """The scores of one account that the next run counts (imported and web, merged as
+    :func:`workspace_assessments` does), with ``source`` (imported / web) and ``version``
+    (web rows; 0 for imported ones), by criterion and assessor."""
+    imported = ws.read_frame("assessments")
+    if imported is not None:
+        imported = imported[imported["account_id"].astype(str) == account_id]
+        imported = imported.assign(source="imported", version=0)
+    rows = list_assessments(ws, account_id)
+    web = _frame(rows)
+    web = web.assign(source="web", version=[r.version for r in rows])
+    merged = merge_assessments(imported, web)
+    if merged is None or merged.empty:
+        return pd.DataFrame(columns=[*CANONICAL, "source", "version"])
+    return merged.sort_values(["criterion", "assessor"], kind="stable").reset_index(drop=True)
 
 
 def workspace_assessments(ws: Workspace) -> pd.DataFrame | None:
