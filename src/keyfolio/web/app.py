@@ -18,11 +18,14 @@ from keyfolio.db.engine import ENV_VAR
 from keyfolio.web.deps import CSRF_CHECKS, SAFE_METHODS, Access, NotSignedIn, wants_json
 from keyfolio.web.ratelimit import LoginLimiter
 from keyfolio.web.render import templates
-from keyfolio.web.routes import assessments, assets, auth, dashboard
+from keyfolio.web.routes import assessments, assets, audit, auth, dashboard, overrides, reconciliation
 from keyfolio.web.settings import Settings
 from keyfolio.workspace import Workspace
 
-ROUTERS = (assets.router, auth.router, dashboard.router, assessments.router)
+ROUTERS = (
+    assets.router, auth.router, dashboard.router, assessments.router, overrides.router,
+    reconciliation.router, audit.router,
+)  # fmt: skip
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
