@@ -68,7 +68,7 @@ def disagreements(
     """The pairs where assessors disagree (see the module docstring), worst first (largest
     spread share, then most assessors, then by account id)."""
     s = spread(assessments, criteria)
-    s = s[(s["n"] >= 2) & (s["spread_share"] > threshold)]
+    s = s[(s["n"] >= 2) & (s["spread_share"] > threshold + 1e-9)]  # at the threshold: agree
     return s.sort_values(
         ["spread_share", "n", "account_id", "criterion"],
         ascending=[False, False, True, True],
