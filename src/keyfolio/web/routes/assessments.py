@@ -115,7 +115,8 @@ def save(
         if current is not None:
             note["theirs"] = f"{current.score:g}: {current.comment}"
     form = _form(ws, session, account_id)
-    notes = {criterion: {**note, "sent_score": score, "sent_comment": comment}}
+    known = any(r.criterion.criterion == criterion for r in form.rows)
+    notes = {criterion if known else "": {**note, "sent_score": score, "sent_comment": comment}}
     if fmt == "json":
         return page(request, fmt, "assess.html", body, status_code=status)
     if is_partial(request):
