@@ -52,14 +52,14 @@ def sample(ws: Workspace) -> Workspace:  # noqa: F811
     return opened
 
 
-def _account(ws: Workspace) -> str:
-    run = runs.latest(ws)
+def _account(where: Workspace) -> str:
+    run = runs.latest(where)
     assert run is not None
     return str(run.portfolio(["account_id"])["account_id"].iloc[0])
 
 
-def _criterion(ws: Workspace) -> AssessedCriterion:
-    criteria = policy_criteria(ws)
+def _criterion(where: Workspace) -> AssessedCriterion:
+    criteria = policy_criteria(where)
     assert criteria, "the sample policy has assessment criteria"
     return criteria[0]
 
@@ -156,8 +156,8 @@ def test_only_owners_leads_and_admins_may_edit() -> None:
 
 
 # -- feeding the run ----------------------------------------------------------------------
-def _run_scores(ws: Workspace) -> pd.DataFrame:
-    run = runs.latest(ws)
+def _run_scores(where: Workspace) -> pd.DataFrame:
+    run = runs.latest(where)
     assert run is not None
     cols = ["account_id", "attractiveness", "strength", "is_key", "assessors_disagree"]
     return run.portfolio(cols).sort_values("account_id").reset_index(drop=True)
@@ -237,9 +237,9 @@ def test_merge_the_newer_of_an_assessors_imported_and_web_score_wins() -> None:
 def test_workspace_assessments_without_a_database(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv(ENV_VAR, raising=False)
     make_sample(tmp_path / "s", accounts=50, lines=800, seed=1)
-    ws = Workspace.open(tmp_path / "s")
-    imported = ws.read_frame("assessments")
-    merged = workspace_assessments(ws)
+    opened = Workspace.open(tmp_path / "s")
+    imported = opened.read_frame("assessments")
+    merged = workspace_assessments(opened)
     assert imported is not None and merged is not None
     pd.testing.assert_frame_equal(imported, merged)
 

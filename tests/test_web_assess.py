@@ -203,12 +203,18 @@ def test_the_queue_is_the_managers_and_leads_see_disagreements(
 def test_overrides_add_stale_revoke(app: FastAPI, workspace: Workspace) -> None:
     client, h = _client(app, "lead")
     _, account = _accounts(workspace)
-    added = client.post("/overrides", headers=h, data={
-        "account_id": account, "direction": "in", "reason": SCRIPT, "expected_version": "0"})
+    added = client.post(
+        "/overrides",
+        headers=h,
+        data={"account_id": account, "direction": "in", "reason": SCRIPT, "expected_version": "0"},
+    )
     assert added.status_code == 200, added.text
     version = added.json()["version"]
-    stale = client.post("/overrides", headers=h, data={
-        "account_id": account, "direction": "out", "reason": "late", "expected_version": "0"})
+    stale = client.post(
+        "/overrides",
+        headers=h,
+        data={"account_id": account, "direction": "out", "reason": "late", "expected_version": "0"},
+    )
     assert stale.status_code == 409 and "changed by lead@example.com" in stale.json()["detail"]
     no_reason = client.post("/overrides", headers=h, data={
         "account_id": account, "direction": "out", "reason": " ",
@@ -230,8 +236,11 @@ def test_overrides_add_stale_revoke(app: FastAPI, workspace: Workspace) -> None:
                                                headers=h).json()["history"]]  # fmt: skip
     assert actions == ["remove", "add"]
     manager, mh = _client(app, "manager")
-    refused = manager.post("/overrides", headers=mh, data={
-        "account_id": account, "direction": "in", "reason": "mine", "expected_version": "2"})
+    refused = manager.post(
+        "/overrides",
+        headers=mh,
+        data={"account_id": account, "direction": "in", "reason": "mine", "expected_version": "2"},
+    )
     assert refused.status_code == 403
     assert manager.get(f"/accounts/{account}/overrides", headers=mh).json()["may_edit"] is False
 
@@ -255,8 +264,11 @@ def test_audit_filters_pages_and_shows_json_as_text(app: FastAPI, workspace: Wor
                  expected_version="0").status_code == 200  # fmt: skip
     assert manager.get("/audit", headers=mh).status_code == 403
     client, h = _client(app, "lead")
-    found = client.get("/audit", headers=h, params={
-        "entity": "assessment", "who": "manager@example.com", "entity_id": mine}).json()
+    found = client.get(
+        "/audit",
+        headers=h,
+        params={"entity": "assessment", "who": "manager@example.com", "entity_id": mine},
+    ).json()
     assert found["total"] >= 1
     assert all(e["entity"] == "assessment" and e["entity_id"] == mine for e in found["entries"])
     assert any(e["after"]["comment"] == SCRIPT for e in found["entries"])

@@ -31,7 +31,9 @@ SPREAD_COLUMNS = ["account_id", "criterion", "n", "mean", "min", "max", "sd", "s
 QUEUE_COLUMNS = ["account_id", "name", "criterion", "label", "status", "last_date", "n"]
 
 
-def _scored(assessments: pd.DataFrame | None, criteria: Sequence[AssessedCriterion]) -> pd.DataFrame:
+def _scored(
+    assessments: pd.DataFrame | None, criteria: Sequence[AssessedCriterion]
+) -> pd.DataFrame:
     """The numeric scores on the policy's assessment criteria."""
     names = [c.criterion for c in criteria]
     if assessments is None or assessments.empty:
@@ -44,9 +46,7 @@ def _scored(assessments: pd.DataFrame | None, criteria: Sequence[AssessedCriteri
     return df[df["criterion"].isin(names) & df["score"].notna()]
 
 
-def spread(
-    assessments: pd.DataFrame | None, criteria: Sequence[AssessedCriterion]
-) -> pd.DataFrame:
+def spread(assessments: pd.DataFrame | None, criteria: Sequence[AssessedCriterion]) -> pd.DataFrame:
     """Per account × criterion: n, mean, min, max, sd (NaN with one assessor), spread_share."""
     df = _scored(assessments, criteria)
     if df.empty:

@@ -107,7 +107,9 @@ def _members(run: runs.Run, declared: pd.DataFrame | None) -> dict[str, list[Lis
     if "group_id" in known.columns and "in_group" in known.columns:
         m = known["group_id"].notna() & known["in_group"].fillna(False).astype(bool)
         groups = {a: str(g) for a, g in known.loc[m, "group_id"].items()}
-    known = pd.concat([known, _portfolio_rows(run, sorted(set(groups.values()) - set(known.index)))])
+    known = pd.concat(
+        [known, _portfolio_rows(run, sorted(set(groups.values()) - set(known.index)))]
+    )
     out: dict[str, list[ListMember]] = {}
     ordered = declared.sort_values(["list_name", "account_id"], kind="stable")
     for list_name, account_id in zip(ordered["list_name"], ordered["account_id"], strict=True):

@@ -18,7 +18,15 @@ from keyfolio.db.engine import ENV_VAR
 from keyfolio.web.deps import CSRF_CHECKS, SAFE_METHODS, Access, NotSignedIn, wants_json
 from keyfolio.web.ratelimit import LoginLimiter
 from keyfolio.web.render import templates
-from keyfolio.web.routes import assessments, assets, audit, auth, dashboard, overrides, reconciliation
+from keyfolio.web.routes import (
+    assessments,
+    assets,
+    audit,
+    auth,
+    dashboard,
+    overrides,
+    reconciliation,
+)
 from keyfolio.web.settings import Settings
 from keyfolio.workspace import Workspace
 

@@ -111,7 +111,8 @@ def save(
     except ConcurrentChangeError as exc:
         current = exc.current if isinstance(exc, store.StaleAssessmentError) else None
         status, note = 409, {"error": str(exc)}
-        body = StaleSave(detail=str(exc), current=current and AssessmentOut.of(current))
+        shown = None if current is None else AssessmentOut.of(current)
+        body = StaleSave(detail=str(exc), current=shown)
         if current is not None:
             note["theirs"] = f"{current.score:g}: {current.comment}"
     form = _form(ws, session, account_id)

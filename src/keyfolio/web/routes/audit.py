@@ -31,7 +31,9 @@ def _day(name: str, value: str | None) -> dt.date | None:
     try:
         return dt.date.fromisoformat(str(value).strip())
     except ValueError:
-        raise HTTPException(422, f"{name}: expected a day like 2026-01-31, found {value!r}") from None
+        raise HTTPException(
+            422, f"{name}: expected a day like 2026-01-31, found {value!r}"
+        ) from None
 
 
 @router.get("/audit", response_model=AuditPageOut, responses={**HTML_PAGE, 422: {}})

@@ -90,9 +90,7 @@ def revoke(
     return _changed(request, fmt, ws, session, account_id)
 
 
-@router.get(
-    "/accounts/{account_id}/overrides", response_model=AccountOverride, responses=HTML_PAGE
-)
+@router.get("/accounts/{account_id}/overrides", response_model=AccountOverride, responses=HTML_PAGE)
 def account_overrides(
     request: Request, fmt: FormatDep, ws: WorkspaceDep, session: CurrentSession, account_id: str
 ) -> Response:
