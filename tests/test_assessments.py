@@ -5,6 +5,7 @@ the to-assess queue) on hand-made data."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
 from pathlib import Path
@@ -34,6 +35,7 @@ from keyfolio.db.assessments import (
 )
 from keyfolio.db.audit_search import AuditFilter, search
 from keyfolio.db.engine import ENV_VAR
+from keyfolio.db.users import add_user, get_user
 from keyfolio.errors import KeyfolioError
 from keyfolio.sample import make_sample
 from keyfolio.workspace import Workspace
@@ -324,3 +326,29 @@ def test_audit_search_filters_and_pages(sample: Workspace) -> None:
         AuditFilter(entity="nope")
     with pytest.raises(KeyfolioError, match="until: expected a day on or after"):
         AuditFilter(since=today, until=today - dt.timedelta(days=1))
+
+
+# -- managers owning accounts -------------------------------------------------------------
+def test_user_add_with_a_manager_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from keyfolio.cli import build_app
+
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    app, runner = build_app(), CliRunner()
+    root = str(tmp_path / "w")
+    assert runner.invoke(app, ["init", root]).exit_code == 0
+    add = ["user", "add", root, "m@example.com", "--role", "manager", "--manager-id", " M0007 "]
+    result = runner.invoke(app, add, input="a long password\n")
+    assert result.exit_code == 0 and "(manager, manager M0007)" in result.output, result.output
+    listed = json.loads(runner.invoke(app, ["user", "list", root, "--json"]).output)
+    assert [(u["email"], u["manager_id"]) for u in listed] == [("m@example.com", "M0007")]
+    opened = Workspace.open(root)
+    try:
+        user = get_user(opened, "m@example.com")
+        assert user is not None and user.manager_id == "M0007"
+        assert history(opened, "user")[0].after["manager_id"] == "M0007"
+        with pytest.raises(KeyfolioError, match="expected a manager id"):
+            add_user(opened, "n@example.com", "manager", "a long password", "t", manager_id=" ")
+    finally:
+        close_db(opened)
