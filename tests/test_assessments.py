@@ -238,7 +238,7 @@ def test_merge_the_newer_of_an_assessors_imported_and_web_score_wins() -> None:
 
 def test_workspace_assessments_without_a_database(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv(ENV_VAR, raising=False)
-    make_sample(tmp_path / "s", accounts=50, lines=800, seed=1)
+    make_sample(tmp_path / "s", accounts=50, lines=1000, seed=1)
     opened = Workspace.open(tmp_path / "s")
     imported = opened.read_frame("assessments")
     merged = workspace_assessments(opened)
