@@ -35,9 +35,19 @@ def web_workspace(
         pq.write_table(table.set_column(index, table.schema.field(index), names), path)
     ws = Workspace.open(root)
     pipeline.run(ws)
+    team = ws.read_frame("team")
+    assert team is not None
     for role in ROLES:
-        add_user(ws, f"{role}@example.com", role, PASSWORD, "setup")
+        manager_id = str(team["manager_id"].iloc[0]) if role == "manager" else None
+        add_user(ws, f"{role}@example.com", role, PASSWORD, "setup", manager_id=manager_id)
     return ws
+
+
+def manager_id(ws: Workspace) -> str:
+    """The team table's id of the manager@example.com user (the owner of their accounts)."""
+    team = ws.read_frame("team")
+    assert team is not None
+    return str(team["manager_id"].iloc[0])
 
 
 def csrf_of(html: str) -> str:

@@ -30,6 +30,14 @@ def add(
     email: EmailArg,
     role: Annotated[str, typer.Option(help=f"One of {', '.join(ROLES)}.", show_default=False)],
     by: ByOpt = None,
+    manager_id: Annotated[
+        str | None,
+        typer.Option(
+            "--manager-id",
+            help="The team table's manager_id this user is (the accounts whose owner it is "
+            "are theirs to assess).",
+        ),
+    ] = None,
 ) -> None:
     """Add a user of the web app. The password is prompted for (twice), or read as one line
     from standard input when that is not a terminal."""
@@ -38,8 +46,9 @@ def add(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\r\n")
-    user = add_user(ws, email, role, password, by or getpass.getuser())
-    plain(f"added {user.email} ({user.role})")
+    user = add_user(ws, email, role, password, by or getpass.getuser(), manager_id=manager_id)
+    owns = f", manager {user.manager_id}" if user.manager_id else ""
+    plain(f"added {user.email} ({user.role}{owns})")
 
 
 def list_(workspace: WorkspaceArg, as_json: JsonOpt = False) -> None:
@@ -53,15 +62,20 @@ def list_(workspace: WorkspaceArg, as_json: JsonOpt = False) -> None:
                     "role": u.role,
                     "disabled": u.disabled,
                     "created_at": u.created_at,
+                    "manager_id": u.manager_id,
                 }
                 for u in users
             ]
         )
         return
-    table = Table("email", "role", "disabled", "created")
+    table = Table("email", "role", "manager", "disabled", "created")
     for u in users:
         table.add_row(
-            Text(u.email), u.role, "yes" if u.disabled else "", u.created_at.strftime("%Y-%m-%d")
+            Text(u.email),
+            u.role,
+            Text(u.manager_id or ""),
+            "yes" if u.disabled else "",
+            u.created_at.strftime("%Y-%m-%d"),
         )
     show(table)
 

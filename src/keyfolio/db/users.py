@@ -51,6 +51,7 @@ class User:
     disabled: bool
     created_at: datetime
     version: int
+    manager_id: str | None = None  # the team table's manager_id (accounts.owner) they are
 
 
 @dataclass(frozen=True)
@@ -80,10 +81,21 @@ def check_role(role: str) -> Role:
     return cast(Role, role)
 
 
-def add_user(ws: Workspace, email: str, role: str, password: str, who: str) -> User:
-    """Create a user (email lower-cased and unique) with an argon2 hash of ``password``."""
+def add_user(
+    ws: Workspace,
+    email: str,
+    role: str,
+    password: str,
+    who: str,
+    *,
+    manager_id: str | None = None,
+) -> User:
+    """Create a user (email lower-cased and unique) with an argon2 hash of ``password``.
+    ``manager_id``: the team table's id of the manager this user is (``accounts.owner``):
+    the accounts a manager owns are those whose owner is it."""
     email = normalise_email(email)
     role = check_role(role)
+    manager_id = _manager_id(manager_id)
     if not isinstance(password, str) or len(password) < MIN_PASSWORD:
         raise KeyfolioError(f"a password needs at least {MIN_PASSWORD} characters")
     row = UserRow(
@@ -93,6 +105,7 @@ def add_user(ws: Workspace, email: str, role: str, password: str, who: str) -> U
         disabled=False,
         created_at=utcnow(),
         version=1,
+        manager_id=manager_id,
     )
     try:
         with write_session(ws) as session:
@@ -244,6 +257,16 @@ def _by_email(session: Session, email: str) -> UserRow | None:
     return session.scalars(select(UserRow).where(UserRow.email == email)).one_or_none()
 
 
+def _manager_id(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value.strip()) > 200:
+        raise KeyfolioError(
+            f"expected a manager id like M0001 (the team table's manager_id), found {value!r}"
+        )
+    return value.strip()
+
+
 def _user(row: UserRow) -> User:
     return User(
         id=row.id,
@@ -252,6 +275,7 @@ def _user(row: UserRow) -> User:
         disabled=bool(row.disabled),
         created_at=as_utc(row.created_at),
         version=row.version,
+        manager_id=row.manager_id,
     )
 
 
@@ -264,4 +288,5 @@ def _snapshot(row: UserRow) -> dict[str, Any]:
         "disabled": bool(row.disabled),
         "created_at": row.created_at,
         "version": row.version,
+        "manager_id": row.manager_id,
     }

@@ -35,6 +35,7 @@ import pandas as pd
 
 import keyfolio
 from keyfolio import db, runs
+from keyfolio.db.assessments import workspace_assessments
 from keyfolio.overrides import Override
 from keyfolio.pipeline import economics as economics_stage
 from keyfolio.pipeline import facts as facts_stage
@@ -141,8 +142,10 @@ class DefinitionInputs:
 
     @classmethod
     def of(cls, ws: Workspace, previous: pd.DataFrame | None) -> DefinitionInputs:
+        """The workspace's inputs; assessments are the imported table plus the scores
+        entered in the web app (db.assessments.workspace_assessments: the newer wins)."""
         return cls(
-            assessments=ws.read_frame("assessments"), feedback=ws.read_frame("feedback"),
+            assessments=workspace_assessments(ws), feedback=ws.read_frame("feedback"),
             declared=ws.read_frame("declared"), previous=previous,
             overrides=db.list_overrides(ws),
         )  # fmt: skip

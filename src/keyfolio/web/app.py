@@ -19,11 +19,29 @@ from keyfolio.web.deps import CSRF_CHECKS, SAFE_METHODS, Access, NotSignedIn, wa
 from keyfolio.web.jobs import JobRegistry
 from keyfolio.web.ratelimit import LoginLimiter
 from keyfolio.web.render import templates
-from keyfolio.web.routes import assets, auth, dashboard, runs
+from keyfolio.web.routes import (
+    assessments,
+    assets,
+    audit,
+    auth,
+    dashboard,
+    overrides,
+    reconciliation,
+    runs,
+)
 from keyfolio.web.settings import Settings
 from keyfolio.workspace import Workspace
 
-ROUTERS = (assets.router, auth.router, dashboard.router, runs.router)
+ROUTERS = (
+    assets.router,
+    auth.router,
+    dashboard.router,
+    assessments.router,
+    overrides.router,
+    reconciliation.router,
+    audit.router,
+    runs.router,
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
