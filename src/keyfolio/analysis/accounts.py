@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import duckdb
+import pandas as pd
 from sqlglot import exp
 
 from keyfolio import runs
@@ -375,3 +376,42 @@ def _records(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
 
 def with_page(q: AccountQuery, page: int) -> AccountQuery:
     return replace(q, page=page)
+
+
+# -- one account --------------------------------------------------------------------------
+ACCOUNT_COLUMNS = (
+    "name", "owner", "country", "region", "industry", "size_tier", "quadrant", "strategy",
+    "revenue", "contribution_margin", "cm_pct", "cost_to_serve", "net_contribution", "net_pct",
+    "clv", "clv_method", "clv_reason", "p_alive", "roci", "value_generated", "investment",
+    "profit_potential", "headroom", "share_of_wallet", "wallet_total_spend",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AccountFacts:
+    """What the account page shows of one account in one run (besides the explanation
+    and the history, which keyfolio.analysis.explain and .history give)."""
+
+    account_id: str
+    row: dict[str, Any]  # ACCOUNT_COLUMNS the run has
+    trend: pd.DataFrame  # year, revenue, margin (yearly.parquet), by year
+    cost_to_serve: pd.DataFrame  # activity, amount (cost_to_serve.parquet), largest first
+
+
+def account_facts(run: runs.Run, account_id: str) -> AccountFacts | None:
+    """The account's portfolio row, its revenue and margin per year and its cost to serve
+    by activity, each read for this account only; None when the run lacks the account."""
+    row = account_row(run, account_id, ACCOUNT_COLUMNS)
+    if row is None:
+        return None
+    only = [("account_id", "=", str(account_id))]
+    yearly = run.table(runs.YEARLY, columns=["year", "revenue", "margin"], filters=only)
+    trend = pd.DataFrame(columns=["year", "revenue", "margin"]) if yearly is None else yearly
+    trend = trend.reindex(columns=["year", "revenue", "margin"]).sort_values("year")
+    cts = run.table(runs.COST_TO_SERVE, columns=["activity", "amount"], filters=only)
+    cts = pd.DataFrame(columns=["activity", "amount"]) if cts is None else cts
+    cts = cts.groupby("activity", as_index=False)["amount"].sum()
+    cts = cts.sort_values("amount", ascending=False)
+    return AccountFacts(
+        str(account_id), row, trend.reset_index(drop=True), cts.reset_index(drop=True)
+    )
