@@ -280,9 +280,9 @@ def oracle(df: pd.DataFrame, q: A.AccountQuery) -> list[str]:
         keep &= decisions[q.decision]
     if q.search:
         needle = q.search.lower()
-        keep &= df["account_id"].str.lower().str.contains(needle, regex=False) | df["name"].fillna(
-            ""
-        ).str.lower().str.contains(needle, regex=False)
+        ids = df["account_id"].astype("string").str.lower()
+        names = df["name"].astype("string").fillna("").str.lower()
+        keep &= ids.str.contains(needle, regex=False) | names.str.contains(needle, regex=False)
     view = df[keep.fillna(False).astype(bool)]
     sort = q.sort or "revenue"
     keys = [sort] if sort == "account_id" else [sort, "account_id"]

@@ -117,14 +117,16 @@ def test_table_html_escapes_names_and_has_working_links(client: TestClient) -> N
     html = page.text
     assert EVIL not in html and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; Sons" in html
     assert (
-        '<form class="filters" method="get" action="/accounts" data-target="#accounts-table"'
-        in html
+        '<form id="accounts-filters" class="filters" method="get" action="/accounts" '
+        'data-target="#accounts-table"' in html
     )
     assert '<div id="accounts-table">' in html
     assert 'href="/accounts?' in html and "sort=revenue&amp;direction=desc" in html  # a header
     assert "sort=name&amp;direction=desc" in html  # the sorted column flips
     assert 'data-target="#accounts-table" rel="next"' in html and "page=2" in html
     assert "/accounts/export.csv?" in html and "/accounts/export.xlsx?" in html
+    # the filter form keeps the table's sort (inputs in the table, owned by the form)
+    assert '<input type="hidden" form="accounts-filters" name="sort" value="name">' in html
     partial = client.get("/accounts", params={"page": 2}, headers={"x-partial": "1"})
     assert partial.status_code == 200 and "<html" not in partial.text
     assert "<table" in partial.text and "page 2 of 4" in partial.text

@@ -55,16 +55,20 @@ MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
 
 # decision filters: (label, the columns it needs, the condition); no user values in them
-_IS_KEY = "coalesce(is_key, false)"
-_WAS_KEY = "coalesce(was_key, false)"
+_IS_KEY = "coalesce(try_cast(is_key AS BOOLEAN), false)"  # any stored type, even all-null
+_WAS_KEY = "coalesce(try_cast(was_key AS BOOLEAN), false)"
 DECISIONS: dict[str, tuple[str, tuple[str, ...], str]] = {
     "key": ("key accounts", ("is_key",), _IS_KEY),
     "not_key": ("not key", ("is_key",), f"NOT {_IS_KEY}"),
     "entered": ("entered the key list", ("is_key", "was_key"), f"{_IS_KEY} AND NOT {_WAS_KEY}"),
     "left": ("left the key list", ("is_key", "was_key"), f"{_WAS_KEY} AND NOT {_IS_KEY}"),
-    "kept": ("kept (key in both runs)", ("decision",), "decision = 'kept'"),
-    "overridden": ("overridden", ("decision",), "decision = 'overridden'"),
-    "contested": ("contested (robustness)", ("contested",), "coalesce(contested, false)"),
+    "kept": ("kept (key in both runs)", ("decision",), "CAST(decision AS VARCHAR) = 'kept'"),
+    "overridden": ("overridden", ("decision",), "CAST(decision AS VARCHAR) = 'overridden'"),
+    "contested": (
+        "contested (robustness)",
+        ("contested",),
+        "coalesce(try_cast(contested AS BOOLEAN), false)",
+    ),
 }
 # value filters: query field -> portfolio column
 VALUE_FILTERS = {"tier": "size_tier", "quadrant": "quadrant", "owner": "owner",
