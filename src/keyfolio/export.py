@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -98,3 +99,42 @@ def export_portfolio(
         sheet.append([xlsx_cell(sheet, v) for v in row])
     save_workbook(wb, out)
     return out
+
+
+XLSX_MAX_ROWS = 1_048_575  # a sheet's rows, less the header
+
+
+def write_rows(
+    out: Path,
+    fmt: Literal["csv", "xlsx"] | str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+) -> int:
+    """Stream ``rows`` (any number: nothing is held in memory) under a header of
+    ``columns`` to ``out`` as CSV (text neutralised) or XLSX (text as string cells), written
+    all at once (temporary file, then rename); returns the number of rows written. More
+    rows than an XLSX sheet holds is an error and nothing is written."""
+    if fmt not in FORMATS:
+        raise KeyfolioError(f"unknown export format {fmt!r}; expected csv or xlsx")
+    n = 0
+    with atomic_file(out) as tmp:
+        if fmt == "csv":
+            with tmp.open("w", encoding="utf-8", newline="") as f:
+                w = csv.writer(f, lineterminator="\n")
+                w.writerow(columns)
+                for n, row in enumerate(rows, 1):  # noqa: B007 - the count is returned
+                    w.writerow([neutralise(_clean(v)) for v in row])
+            return n
+        wb = Workbook(write_only=True)
+        sheet = wb.create_sheet("accounts")
+        sheet.freeze_panes = "A2"
+        sheet.append(list(columns))
+        for n, row in enumerate(rows, 1):  # noqa: B007
+            if n > XLSX_MAX_ROWS:
+                raise KeyfolioError(
+                    f"an XLSX sheet holds at most {XLSX_MAX_ROWS:,} rows; narrow the view or "
+                    "export CSV"
+                )
+            sheet.append([xlsx_cell(sheet, _clean(v)) for v in row])
+        wb.save(tmp)
+    return n

@@ -20,6 +20,7 @@ from keyfolio.web.jobs import JobRegistry
 from keyfolio.web.ratelimit import LoginLimiter
 from keyfolio.web.render import templates
 from keyfolio.web.routes import (
+    accounts,
     assessments,
     assets,
     audit,
@@ -36,6 +37,7 @@ ROUTERS = (
     assets.router,
     auth.router,
     dashboard.router,
+    accounts.router,
     assessments.router,
     overrides.router,
     reconciliation.router,
