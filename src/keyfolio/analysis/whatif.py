@@ -126,6 +126,10 @@ class WhatIf:
     # for the matrix chart: the key accounts (now or before) and a fixed sample of the other
     # candidates, CHART_COLUMNS after the edit
     points: pd.DataFrame = field(repr=False)
+    # per account of the run's portfolio (in its order): id, key or not, quadrant
+    account_id: np.ndarray = field(repr=False)
+    is_key: np.ndarray = field(repr=False)
+    quadrant: pd.Categorical = field(repr=False)
 
 
 @dataclass
@@ -309,7 +313,7 @@ class WhatIfBase:
 
     def hours(self, policy: Policy, warnings: list[str]) -> np.ndarray:
         """The KAM hours each account needs (as the selection's ``_prepare``)."""
-        hours: dict[str, float] = dict(policy.selection.hours)
+        hours: dict[str, float] = {str(k): v for k, v in policy.selection.hours.items()}
         default = hours.get("small", 0.0)
         per = np.array([hours.get(str(c), np.nan) for c in self.tier.categories] + [np.nan])
         needed = per[np.where(self.tier.codes >= 0, self.tier.codes, len(per) - 1)]
@@ -338,7 +342,8 @@ class WhatIfBase:
             n_entering=len(enter), n_leaving=len(leave), capacity=s.capacity,
             limited_by=limited_by(s.inputs, s.outcome, s.capacity),
             bar=s.outcome.bar, warnings=[*self._earlier(policy), *s.warnings],
-            points=self._points(s, cand & (self.sample | was | now)),
+            points=self._points(s, cand & (self.sample | was | now)), is_key=now,
+            account_id=self.account_id, quadrant=q,
         )  # fmt: skip
 
     def _points(self, s: _Selected, rows: np.ndarray) -> pd.DataFrame:
