@@ -155,7 +155,8 @@ def save_policy(
                 if expected is not None and expected != number:
                     raise _conflict(newest, expected)
                 on_disk = _read_file(ws)
-                if newest is None or newest.sha256 != sha256(on_disk):
+                outside = newest is None or newest.sha256 != sha256(on_disk)
+                if outside and on_disk != text:
                     newest = _insert(session, number + 1, on_disk, OUTSIDE, "", newest)
                     number += 1
                 row = _insert(session, number + 1, text, who, note.strip(), newest)
