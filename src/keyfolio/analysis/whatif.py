@@ -436,6 +436,20 @@ def what_if_definition(run: runs.Run, policy: Policy, inputs: DefinitionInputs) 
     return WhatIfBase(run, inputs).definition(policy)
 
 
+def warm(ws: Workspace, policy: Policy) -> None:
+    """Build the latest run's base and score ``policy``'s criteria in the background, so the
+    editor's first what-if answers as fast as the next ones. A failure here is only a cold
+    cache: the what-if itself reports it."""
+
+    def work() -> None:
+        try:
+            what_if(ws, policy)
+        except Exception:  # noqa: BLE001, S110 - see the docstring
+            pass
+
+    threading.Thread(target=work, name="keyfolio-whatif-warm", daemon=True).start()
+
+
 def clear_cache() -> None:
     with _BASES_LOCK:
         _BASES.clear()

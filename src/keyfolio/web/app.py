@@ -18,11 +18,11 @@ from keyfolio.db.engine import ENV_VAR
 from keyfolio.web.deps import CSRF_CHECKS, SAFE_METHODS, Access, NotSignedIn, wants_json
 from keyfolio.web.ratelimit import LoginLimiter
 from keyfolio.web.render import templates
-from keyfolio.web.routes import assets, auth, dashboard
+from keyfolio.web.routes import assets, auth, dashboard, definition
 from keyfolio.web.settings import Settings
 from keyfolio.workspace import Workspace
 
-ROUTERS = (assets.router, auth.router, dashboard.router)
+ROUTERS = (assets.router, auth.router, dashboard.router, definition.router)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
