@@ -35,9 +35,9 @@ def _edit(text: str, old: str, new: str) -> str:
     return text.replace(old, new, 1)
 
 
-def _policy_file(ws: Workspace, text: str = TEXT) -> None:
-    ws.root.mkdir(parents=True, exist_ok=True)
-    ws.policy_path.write_text(text, encoding="utf-8")
+def _policy_file(workspace: Workspace, text: str = TEXT) -> None:
+    workspace.root.mkdir(parents=True, exist_ok=True)
+    workspace.policy_path.write_text(text, encoding="utf-8")
 
 
 def test_save_records_the_file_first_then_versions(ws: Workspace) -> None:  # noqa: F811

@@ -16,8 +16,10 @@ import json
 import math
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from keyfolio.errors import PolicyError
+from keyfolio.policy import Policy, parse_policy
 
 GROUPS = ("attractiveness", "strength")
 SCALES = ("percentile", "minmax", "bands", "map", "direct")
@@ -29,34 +31,68 @@ _HEADER = re.compile(r"^\s*\[")
 
 
 def apply_form(text: str, fields: Mapping[str, str]) -> str:
-    """``text`` with every known field of ``fields`` set (others are ignored)."""
+    """``text`` with every known field of ``fields`` set (others are ignored). A field
+    whose value is the one the text already has leaves its lines alone (comments kept)."""
+    try:
+        shown: Policy | None = parse_policy(text)
+    except PolicyError:
+        shown = None
     for name, raw in fields.items():
-        parts = name.split(":")
-        value = raw.strip() if isinstance(raw, str) else ""
-        if len(parts) == 3 and parts[0] in ("weight", "scale") and parts[1] in GROUPS:
-            index = _index(parts[2], name)
-            if parts[0] == "weight":
-                label = f"{parts[1]}[{index}].weight"
-                text = set_key(text, parts[1], index, "weight", _number(value, label))
-            else:
-                if value not in SCALES:
-                    raise PolicyError(
-                        f"{parts[1]}[{index}].scale: expected one of {', '.join(SCALES)}, "
-                        f"found {value!r}"
-                    )
-                text = set_key(text, parts[1], index, "scale", json.dumps(value))
-        elif len(parts) == 2 and parts[0] == "matrix" and parts[1] in MATRIX_KEYS:
-            text = set_key(text, "matrix", None, parts[1], _number(value, f"matrix.{parts[1]}"))
-        elif len(parts) == 2 and parts[0] == "selection" and parts[1] in SELECTION_NUMBERS:
-            key = parts[1]
-            number = (
-                None if (value == "" and key in OPTIONAL) else _number(value, f"selection.{key}")
-            )
-            text = set_key(text, "selection", None, key, number)
-        elif len(parts) == 2 and parts[0] == "selection" and parts[1] in RULES:
-            rules = [line.strip() for line in value.splitlines() if line.strip()]
-            text = set_key(text, "selection", None, parts[1], _rules(rules))
+        edit = _edit(name, raw.strip() if isinstance(raw, str) else "")
+        if edit is None:
+            continue
+        table, index, key, value, typed = edit
+        if shown is not None and _value_of(shown, table, index, key) == typed:
+            continue
+        text = set_key(text, table, index, key, value)
     return text
+
+
+Edit = tuple[str, int | None, str, str | None, Any]  # table, index, key, TOML value, value
+
+
+def _edit(name: str, value: str) -> Edit | None:
+    """What form field ``name`` sets to ``value`` (None: not a field of the form)."""
+    parts = name.split(":")
+    if len(parts) == 3 and parts[0] in ("weight", "scale") and parts[1] in GROUPS:
+        group, index = parts[1], _index(parts[2], name)
+        if parts[0] == "weight":
+            number = _number(value, f"{group}[{index}].weight")
+            return group, index, "weight", number, float(number)
+        if value not in SCALES:
+            raise PolicyError(
+                f"{group}[{index}].scale: expected one of {', '.join(SCALES)}, found {value!r}"
+            )
+        return group, index, "scale", json.dumps(value), value
+    if len(parts) != 2 or parts[0] not in ("matrix", "selection"):
+        return None
+    table, key = parts
+    if (table == "matrix" and key in MATRIX_KEYS) or (
+        table == "selection" and key in SELECTION_NUMBERS
+    ):
+        if value == "" and key in OPTIONAL:
+            return table, None, key, None, None
+        number = _number(value, f"{table}.{key}")
+        return table, None, key, number, float(number)
+    if table == "selection" and key in RULES:
+        rules = [line.strip() for line in value.splitlines() if line.strip()]
+        return table, None, key, _rules(rules), rules
+    return None
+
+
+def _value_of(policy: Policy, table: str, index: int | None, key: str) -> Any:
+    section: Any = getattr(policy, table)
+    if index is not None:
+        if index >= len(section):
+            return _MISSING
+        section = section[index]
+    value = getattr(section, key, _MISSING)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return list(value) if isinstance(value, list) else value
+
+
+_MISSING = object()
 
 
 def _index(raw: str, name: str) -> int:
