@@ -32,10 +32,17 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from sqlglot import exp
 
 from keyfolio import db, runs
-from keyfolio.errors import PolicyError, RuleError
+from keyfolio.analysis.whatif_steps import (
+    Matched,
+    arrow,
+    band_codes,
+    combine_scores,
+    quadrant_codes,
+    run_rule,
+)
+from keyfolio.errors import PolicyError
 from keyfolio.overrides import Override
 from keyfolio.pipeline import PREVIOUS_COLUMNS, DefinitionInputs, define
 from keyfolio.pipeline import selection as selection_stage
@@ -50,7 +57,7 @@ from keyfolio.scoring import (
     normalised_weights,
 )
 from keyfolio.scoring.matrix import _GROWTH_NOTE
-from keyfolio.scoring.scores import _missing_rule, _score_one, _uninformative
+from keyfolio.scoring.scores import _missing_rule, _score_one
 from keyfolio.scoring.sources import account_ids
 from keyfolio.selection import Definition
 from keyfolio.selection import reasons as reasons_mod
@@ -242,7 +249,7 @@ class WhatIfBase:
             else:
                 totals[group] = np.sum([c.contribution for c in cs], axis=0)
             scored.extend(cs)
-        return _combine(self.account_id, scored, totals, self.fit_on, policy, warnings)
+        return combine_scores(self.account_id, scored, totals, self.fit_on, policy, warnings)
 
     def _criterion(
         self, crit: Criterion, group: str, weight: float, policy: Policy, warnings: list[str]
@@ -271,9 +278,9 @@ class WhatIfBase:
                 f"[matrix] growth_metric: no portfolio column {m.growth_metric!r}; available: "
                 + ", ".join(sorted(self.columns))
             )
-        g = _band_codes(self._numeric(m.growth_metric), m.growth_cuts)
+        g = band_codes(self._numeric(m.growth_metric), m.growth_cuts)
         a, st = scores.attractiveness, scores.strength
-        q = _quadrant_codes(a >= m.attractiveness_cut, st >= m.strength_cut)
+        q = quadrant_codes(a >= m.attractiveness_cut, st >= m.strength_cut)
         texts = [STRATEGY[x] + _GROWTH_NOTE[y] for x in QUADRANTS for y in BANDS]
         unique = list(dict.fromkeys(texts))
         strategy = np.array([unique.index(t) for t in texts])[q * len(BANDS) + g]
@@ -285,7 +292,7 @@ class WhatIfBase:
             "strategy": pd.Categorical.from_codes(strategy, categories=unique),
             "growth_band": pd.Categorical.from_codes(g, categories=BANDS),
             "strategic_band": pd.Categorical.from_codes(
-                _band_codes(a, m.strategic_cuts), categories=BANDS
+                band_codes(a, m.strategic_cuts), categories=BANDS
             ),
         }  # fmt: skip
 
@@ -306,18 +313,18 @@ class WhatIfBase:
                 mask = self._rules.get(text) if own else None
             if mask is None:
                 frame = pa.table(
-                    {**{c: _arrow(defn[c]) if c in defn else self._arrow(c) for c in cols},
+                    {**{c: arrow(defn[c]) if c in defn else self.arrow(c) for c in cols},
                      "__row": pa.array(np.arange(n, dtype=np.int64))}
                 )  # fmt: skip
                 mask = np.zeros(n, dtype=bool)
                 with self._lock:
-                    mask[_run_rule(self._con, frame, tree, where)] = True
+                    mask[run_rule(self._con, frame, tree, where)] = True
                 if own:
                     with self._lock:
                         self._rules[text] = mask
             any_match |= mask
             masks.append(mask)
-        return any_match, cast(list[list[str]], _Matched(list(texts), masks))
+        return any_match, cast(list[list[str]], Matched(list(texts), masks))
 
     def _numeric(self, column: str) -> np.ndarray:
         """A base column as floats (NaN: missing or not a number), kept."""
@@ -329,7 +336,7 @@ class WhatIfBase:
                 self._columns[("numeric", column)] = hit
         return hit
 
-    def _arrow(self, column: str) -> pa.Array:
+    def arrow(self, column: str) -> pa.Array:
         """A base column as Arrow (what the rules scan), kept."""
         with self._lock:
             hit = self._columns.get(("arrow", column))
@@ -518,40 +525,6 @@ def _criterion_key(crit: Criterion, group: str, policy: Policy) -> str:
                  policy.assessments.scale))  # fmt: skip
 
 
-def _combine(
-    account_id: np.ndarray, scored: list[CriterionScore], totals: dict[str, np.ndarray],
-    fit_on: np.ndarray, policy: Policy, warnings: list[str],
-) -> Scores:  # fmt: skip
-    """The end of :func:`keyfolio.scoring.score_portfolio`: not assessed, uninformative
-    groups, assessors who disagree."""
-    n = len(account_id)
-    not_assessed = np.zeros(n, dtype=bool)
-    on = np.full(n, "", dtype=object)  # the criteria missing, ";"-joined
-    for c in (c for c in scored if c.rule == "exclude"):
-        not_assessed |= c.missing
-        idx = np.flatnonzero(c.missing)
-        on[idx] = [f"{t};{c.criterion.name}" if t else c.criterion.name for t in on[idx]]
-    flat = [g for g in GROUPS if _uninformative(totals[g][fit_on])]
-    for g in flat:
-        other = "attractiveness" if g == "strength" else "strength"
-        warnings.append(
-            f"{g} has no informative data: every account scores about "
-            f"{float(np.median(totals[g][fit_on])):.1f}, so the KAM matrix has one axis "
-            f"({other}); give {g} criteria that vary (see the template)"
-        )
-    disagree = np.zeros(n, dtype=bool)
-    for c in scored:
-        if c.sd is not None and c.n_assessors is not None:
-            sd = np.nan_to_num(c.sd)
-            disagree |= (c.n_assessors >= 2) & (sd > policy.assessments.disagreement_sd)
-    return Scores(
-        account_id=account_id, criteria=scored, attractiveness=totals["attractiveness"],
-        strength=totals["strength"], not_assessed=not_assessed,
-        not_assessed_on=on.tolist(), assessors_disagree=disagree,
-        uninformative=flat, warnings=warnings,
-    )  # fmt: skip
-
-
 def _select(base: WhatIfBase, defn: dict[str, Any], scores: Scores, policy: Policy) -> _Selected:
     """:func:`keyfolio.selection.select` up to the decisions, on ``base``'s portfolio with
     the definition's columns ``defn`` (no reasons, robustness or reconciliation:
@@ -602,45 +575,6 @@ def _objective_of(base: WhatIfBase, defn: dict[str, Any], name: str) -> np.ndarr
     return _objective(frame, name)
 
 
-class _Matched:
-    """Per account, the rule texts that matched (what evaluate_rules lists for every row),
-    built only for the rows whose reasons are asked for."""
-
-    def __init__(self, texts: list[str], rows: list[np.ndarray]) -> None:
-        self.texts, self.masks = texts, rows
-
-    def __getitem__(self, i: int) -> list[str]:
-        return [t for t, m in zip(self.texts, self.masks, strict=True) if m[i]]
-
-
-def _arrow(values: Any) -> pa.Array:
-    """A definition column as Arrow: categories as a dictionary, NaN as null (as DuckDB
-    reads a pandas float column)."""
-    if isinstance(values, pd.Categorical):
-        return pa.DictionaryArray.from_arrays(
-            pa.array(values.codes, mask=values.codes < 0), pa.array(list(values.categories))
-        )
-    return pa.Array.from_pandas(np.asarray(values))
-
-
-def _run_rule(
-    con: duckdb.DuckDBPyConnection, frame: pa.Table, tree: exp.Expression, where: str
-) -> np.ndarray:
-    """The rows of ``frame`` where the rule holds (as :mod:`keyfolio.selection.rules` runs it:
-    NULL is false)."""
-    try:
-        con.register("portfolio", frame)
-        query = exp.select(exp.column("__row", quoted=True)).from_(exp.to_identifier("portfolio"))
-        query = query.where(exp.func("coalesce", tree.copy(), exp.false()))
-        rows = con.execute(query.sql(dialect="duckdb")).fetchnumpy()["__row"]
-    except duckdb.Error as exc:
-        first = str(exc).splitlines()[0]
-        raise RuleError(f"{where}: cannot be evaluated ({first})") from None
-    finally:
-        con.unregister("portfolio")
-    return np.asarray(rows, dtype=np.int64)
-
-
 def _reasons(s: _Selected, rows: np.ndarray) -> list[str]:
     """The selection's reason text (:mod:`keyfolio.selection.reasons`) of ``rows``."""
     v = s.inputs.objective.astype(float)
@@ -652,19 +586,6 @@ def _reasons(s: _Selected, rows: np.ndarray) -> list[str]:
             text, _ = reasons_mod._reason_not_key(int(i), v, s.inputs, s.outcome, s.context)
         out.append(text)
     return out
-
-
-def _quadrant_codes(high_a: np.ndarray, high_s: np.ndarray) -> np.ndarray:
-    """:func:`keyfolio.scoring.matrix.quadrant` as codes into QUADRANTS (strategic, star,
-    status, streamline): high is at or above the cut."""
-    return np.select([high_a & high_s, high_a & ~high_s, ~high_a & high_s], [0, 1, 2], 3)
-
-
-def _band_codes(values: np.ndarray, cuts: tuple[float, float]) -> np.ndarray:
-    """:func:`keyfolio.scoring.matrix.band` as codes into BANDS (low, medium, high,
-    unknown for a missing value)."""
-    v = np.asarray(values, dtype=float)
-    return np.select([np.isnan(v), v >= cuts[1], v >= cuts[0]], [3, 2, 1], 0)
 
 
 def _counts(values: Any, mask: np.ndarray) -> dict[str, int]:
