@@ -339,3 +339,36 @@ def test_limiter_forgets_failures_after_the_window() -> None:
     limiter.failed("account:a")
     limiter.succeeded("account:a")
     assert not limiter.blocked("account:a")
+
+
+def test_an_oversized_body_is_refused_before_any_route(
+    client: TestClient, workspace: Workspace
+) -> None:
+    csrf = _client_as(client.app, "lead")[1]  # type: ignore[arg-type]
+    before = len(history(workspace))
+    big = {"email": "lead@example.com", "password": "x" * (2 * 1024 * 1024), "csrf_token": csrf}
+    response = client.post("/login", data=big, headers={"accept": "application/json"})
+    assert response.status_code == 413
+    assert "too large" in response.json()["detail"] and "1024 KiB" in response.json()["detail"]
+
+    def chunks():  # no Content-Length: counted as it streams in
+        for _ in range(40):
+            yield b"x" * 65536
+
+    response = client.post(
+        "/login",
+        content=chunks(),
+        headers={"accept": "text/html", "content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 413 and "too large" in response.text
+    assert len(history(workspace)) == before
+
+
+def test_a_request_the_types_refuse_says_which_field(app: FastAPI) -> None:
+    client, _ = _client_as(app, "viewer")
+    response = client.get("/runs/diff?a=x", headers={"accept": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["message"] == "b: Field required"
+    page = client.get("/runs/diff?a=x", headers={"accept": "text/html"})
+    assert page.status_code == 422 and "<h1>422</h1>" in page.text
+    assert "b: Field required" in page.text

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.dependencies.models import Dependant
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
@@ -17,6 +19,7 @@ from starlette.exceptions import HTTPException
 from keyfolio.db.engine import ENV_VAR
 from keyfolio.web.deps import CSRF_CHECKS, SAFE_METHODS, Access, NotSignedIn, wants_json
 from keyfolio.web.jobs import JobRegistry
+from keyfolio.web.limits import LimitBody
 from keyfolio.web.ratelimit import LoginLimiter
 from keyfolio.web.render import templates
 from keyfolio.web.routes import (
@@ -69,6 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=static), name="static")
     app.add_exception_handler(NotSignedIn, _not_signed_in)
     app.add_exception_handler(HTTPException, _refused)
+    app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_middleware(LimitBody, limit=settings.max_body)
     routes = api_routes(app)
     missing = [f"{sorted(r.methods or ())} {r.path}" for r in routes if not access_of(r)]
     if missing:
@@ -145,3 +150,23 @@ def _not_signed_in(request: Request, exc: Exception) -> Response:
     if wants_json(request):
         return JSONResponse({"detail": "sign in first"}, status_code=401)
     return RedirectResponse("/login", status_code=303)
+
+
+def _invalid(request: Request, exc: Exception) -> Response:
+    """Input the route's declared types refuse (422): each problem as "field: message", as
+    JSON for JSON clients (FastAPI's ``detail`` list plus ``message``) or as a page."""
+    assert isinstance(exc, RequestValidationError)
+    problems = [
+        f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg', '')}"
+        for e in exc.errors()
+    ]
+    message = "; ".join(problems)
+    if request.method not in SAFE_METHODS:
+        message += "; nothing was saved"
+    if wants_json(request):
+        return JSONResponse(
+            {"detail": jsonable_encoder(exc.errors()), "message": message}, status_code=422
+        )
+    engine = request.app.state.templates
+    context = {"status": 422, "detail": message}
+    return engine.TemplateResponse(request, "error.html", context, status_code=422)

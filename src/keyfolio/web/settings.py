@@ -28,6 +28,7 @@ class Settings:
     login_attempts: int = 5  # failed sign-ins allowed per account ...
     address_attempts: int = 20  # ... and per address (several people behind one NAT) ...
     login_window: float = 300.0  # ... within this many seconds
+    max_body: int = 1024 * 1024  # bytes; a larger request body is refused (413)
 
     @classmethod
     def from_env(cls) -> Settings:
