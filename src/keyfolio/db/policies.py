@@ -36,6 +36,7 @@ from keyfolio.policy import Criterion, Policy, parse_policy
 from keyfolio.workspace import Workspace, atomic_file
 
 OUTSIDE = "keyfolio.toml (edited outside the app)"
+MAX_VERSION = 2**31 - 1  # the INTEGER column's range
 MAX_POLICY_BYTES = 256 * 1024  # a policy is a few kilobytes; refuse anything this large
 LOCK_WAIT_S = 5.0  # a save waits this long for a command holding the workspace lock
 PolicyCheck = Callable[[Policy], None]
@@ -91,7 +92,7 @@ def versions(ws: Workspace) -> list[PolicyVersion]:
 def version(ws: Workspace, number: int) -> PolicyVersion:
     """Version ``number``; :class:`NoSuchVersion` naming the versions there are."""
     row = None
-    if exists(ws):
+    if exists(ws) and 1 <= number <= MAX_VERSION:  # beyond: no such version (and no SQL int)
         with read_session(ws) as session:
             row = session.get(PolicyVersionRow, number)
             if row is not None:

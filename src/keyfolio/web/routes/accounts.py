@@ -39,7 +39,7 @@ def view_query(
     q: Annotated[str | None, Query(max_length=200, description="text in the id or name")] = None,
     sort: Annotated[str | None, Query(description="a column of the rows (see sortable)")] = None,
     direction: Literal["asc", "desc"] = "desc",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=A.MAX_PAGE_SIZE)] = A.DEFAULT_PAGE_SIZE,
 ) -> A.AccountQuery:
     return A.AccountQuery(

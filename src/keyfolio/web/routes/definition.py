@@ -104,7 +104,9 @@ def _editor(ws: Workspace, *, error: str | None = None, text: str | None = None)
 @router.get("/definition", response_model=DefinitionPage, responses=HTML_PAGE)
 def definition(
     request: Request, fmt: FormatDep, ws: WorkspaceDep, session: CurrentSession, _: Editor,
-    saved: Annotated[int | None, Query(description="a version just saved")] = None,
+    saved: Annotated[
+        int | None, Query(ge=1, le=policies.MAX_VERSION, description="a version just saved")
+    ] = None,
 ) -> Response:  # fmt: skip
     """The editor: the policy's criteria, weights, scales, cuts, rules and capacity, and
     keyfolio.toml itself; every change shows the what-if on the latest run."""
@@ -211,8 +213,8 @@ def version(
 )
 def diff(
     request: Request, fmt: FormatDep, ws: WorkspaceDep, session: CurrentSession,
-    a: Annotated[int, Query(description="the older version")],
-    b: Annotated[int, Query(description="the newer version")],
+    a: Annotated[int, Query(ge=1, le=policies.MAX_VERSION, description="the older version")],
+    b: Annotated[int, Query(ge=1, le=policies.MAX_VERSION, description="the newer version")],
 ) -> Response:  # fmt: skip
     """What changed from version ``a`` to ``b`` (criteria, weights, scales, cuts, rules,
     capacity) and which accounts the change moves on the latest run."""

@@ -18,8 +18,13 @@
     return { "X-Partial": "1", "X-CSRF-Token": csrf, "Accept": "text/html" };
   }
 
+  function find(target) {  // "#id" by id (ids may hold ":" and the like), else a selector
+    return target.charAt(0) === "#" ? document.getElementById(target.slice(1))
+                                    : document.querySelector(target);
+  }
+
   function put(target, html) {
-    var el = document.querySelector(target);
+    var el = find(target);
     if (!el) { return; }
     el.innerHTML = html;
     run(el);
