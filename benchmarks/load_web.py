@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from keyfolio.db.assessments import list_assessments
 
 from keyfolio import pipeline, runs
+from keyfolio.db.assessments import list_assessments
 from keyfolio.db.users import add_user
 from keyfolio.sample import make_sample
 from keyfolio.workspace import Workspace
@@ -190,11 +190,7 @@ def save(
 
 
 def lost_updates(ws: Workspace, tally: Tally, before: dict[tuple[str, str, str], int]) -> list[str]:
-    found = {
-        (a.account_id, a.criterion, a.assessor): a
-        for a in list_assessments(ws)
-        if a.source == "web"
-    }
+    found = {(a.account_id, a.criterion, a.assessor): a for a in list_assessments(ws)}
     problems = []
     for key, saves in tally.saves.items():
         row = found.get(key)
@@ -231,11 +227,7 @@ def main() -> int:
     latest = runs.latest(ws)
     assert latest is not None
     accounts = [str(a) for a in latest.portfolio(["account_id"])["account_id"]]
-    before = {
-        (a.account_id, a.criterion, a.assessor): a.version
-        for a in list_assessments(ws)
-        if a.source == "web"
-    }
+    before = {(a.account_id, a.criterion, a.assessor): a.version for a in list_assessments(ws)}
     server = serve(ws, args.port)
     tally = Tally()
     try:

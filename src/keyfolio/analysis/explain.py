@@ -59,10 +59,12 @@ def _clean(x: Any) -> Any:
 
 def explain_account(run: runs.Run, account_id: str) -> Explanation:
     """Why ``account_id`` is or is not key in ``run``."""
-    pf = run.portfolio()
-    row = pf[pf["account_id"] == str(account_id)]
-    if row.empty:
-        close = [a for a in pf["account_id"] if str(account_id).lower() in a.lower()][:5]
+    row = run.table(runs.PORTFOLIO, filters=[("account_id", "=", str(account_id))])
+    if row is None:
+        raise KeyfolioError(f"{run.dir}: no {runs.PORTFOLIO} in this run")
+    if row.empty:  # only then every id (the row alone is read from the file: 1M accounts)
+        ids = run.portfolio(["account_id"])["account_id"]
+        close = [a for a in ids if str(account_id).lower() in a.lower()][:5]
         hint = f"; similar: {', '.join(close)}" if close else ""
         raise KeyfolioError(f"account {account_id!r} is not in run {run.id}{hint}")
     rec = row.iloc[0]

@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from keyfolio.db.engine import ENV_VAR
+from keyfolio.web.cache import RunCache
 from keyfolio.web.deps import CSRF_CHECKS, SAFE_METHODS, Access, NotSignedIn, wants_json
 from keyfolio.web.jobs import JobRegistry
 from keyfolio.web.limits import LimitBody
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.login_attempts, settings.address_attempts, settings.login_window
     )
     app.state.jobs = JobRegistry()  # background runs and the one-writer slot
+    app.state.run_cache = RunCache()  # what pages compute from a finished run
     for router in ROUTERS:
         app.include_router(router)
     static = Path(str(resources.files("keyfolio.web") / "static"))

@@ -17,6 +17,7 @@ from keyfolio.report import charts
 from keyfolio.report.sections.matrix import matrix_points
 from keyfolio.report.sections.profit import whale_label
 from keyfolio.scoring import STRATEGY
+from keyfolio.web.cache import RunCache
 from keyfolio.web.deps import CurrentSession, FormatDep, WorkspaceDep
 from keyfolio.web.render import HTML_PAGE, page
 from keyfolio.web.schemas.dashboard import (
@@ -49,14 +50,26 @@ def dashboard(
     model = Dashboard(user=UserOut.of(session.user), run=None)
     figures: dict[str, Any] = {}
     if latest is not None and latest.has(runs.PORTFOLIO):
-        meta = latest.meta()
-        s = summarise(latest.portfolio(SUMMARY_COLUMNS), str(meta.get("currency") or ""))
-        model.run = RunSummary.of(latest.id, meta.get("started"), s)
-        model.glance = GlanceOut.of(glance_mod.glance(latest))
-        model.matrix, figures["matrix"] = _matrix(latest, s.currency)
-        model.whale, figures["whale"] = _whale(latest, s.currency)
-        model.changes = _changes(ws, latest)
+        previous = runs.previous(ws, latest.id)
+        cache: RunCache = request.app.state.run_cache
+        key = ("dashboard", latest.dir, previous.id if previous else None)
+        parts, figures = cache.get(key, lambda: _of_run(latest, previous))
+        model = Dashboard(user=model.user, **parts)
     return page(request, fmt, "dashboard.html", model, session=session, figures=figures)
+
+
+def _of_run(latest: runs.Run, previous: runs.Run | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Everything on the dashboard but the signed-in user (the same for every caller): the
+    model's fields and the charts' figures."""
+    meta = latest.meta()
+    s = summarise(latest.portfolio(SUMMARY_COLUMNS), str(meta.get("currency") or ""))
+    parts: dict[str, Any] = {"run": RunSummary.of(latest.id, meta.get("started"), s)}
+    parts["glance"] = GlanceOut.of(glance_mod.glance(latest))
+    figures: dict[str, Any] = {}
+    parts["matrix"], figures["matrix"] = _matrix(latest, s.currency)
+    parts["whale"], figures["whale"] = _whale(latest, s.currency)
+    parts["changes"] = _changes(previous, latest)
+    return parts, figures
 
 
 def _matrix(run: runs.Run, currency: str) -> tuple[MatrixOut | None, Any]:
@@ -103,8 +116,7 @@ def _whale(run: runs.Run, currency: str) -> tuple[WhaleOut | None, Any]:
     return out, figure
 
 
-def _changes(ws: WorkspaceDep, run: runs.Run) -> ChangesOut | None:
-    previous = runs.previous(ws, run.id)
+def _changes(previous: runs.Run | None, run: runs.Run) -> ChangesOut | None:
     if previous is None:
         return None
     c = changes_mod.changes(previous, run)
