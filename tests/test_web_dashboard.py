@@ -20,6 +20,7 @@ from keyfolio.analysis.glance import glance
 from keyfolio.db import close_db
 from keyfolio.db.engine import ENV_VAR
 from keyfolio.web import Settings, create_app
+from keyfolio.web.cache import RunCache
 from keyfolio.web.routes import dashboard
 from keyfolio.workspace import Workspace
 from webclient import EVIL, signed_in, web_workspace
@@ -143,6 +144,7 @@ def test_a_large_portfolio_plots_the_key_accounts_and_a_sample(
     client: TestClient, workspace: Workspace, model: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(dashboard, "MATRIX_MAX_POINTS", model["glance"]["key_accounts"] + 10)
+    client.app.state.run_cache = RunCache()  # type: ignore[attr-defined]  # a fresh cache
     m = client.get("/", headers=JSON).json()["matrix"]
     assert len(m["points"]) == model["glance"]["key_accounts"] + 10
     assert m["left_out"] == m["accounts"] - len(m["points"]) > 0
