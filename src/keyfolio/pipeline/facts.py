@@ -268,6 +268,7 @@ def yearly_facts(
     in_prev = (d > prev_start) & (d <= window_start)
     margin = lines.revenue - lines.cost
     is_return = lines.quantity < 0
+    month = (d.year() * 12 + d.month()).cast("int64")  # a distinct number per month
     return lines.group_by(["account_id", d.year().name("year")]).aggregate(
         revenue=lines.revenue.sum(),
         cogs=lines.cost.sum(),
@@ -284,10 +285,9 @@ def yearly_facts(
         # the distinct months (year x 12 + month) with orders in the trailing twelve months
         # and the distinct product categories bought (the breadth of the relationship): at
         # most 12 and 62 small numbers per row, made into bit masks in process (no engine
-        # has one portable bitwise aggregate)
-        active_months_mask=(d.year() * 12 + d.month())
-        .cast("int64")
-        .collect(where=ttm, distinct=True),
+        # has one portable bitwise aggregate; nulls are left out: no engine takes distinct
+        # and where together)
+        active_months_mask=ibis.ifelse(ttm, month, None).collect(distinct=True),
         margin_ttm=margin.sum(where=ttm),
         category_mask=lines.category.collect(distinct=True),
         revenue_window=lines.revenue.sum(where=in_window),
