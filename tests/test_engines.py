@@ -98,7 +98,7 @@ def test_facts_costs_and_rfm_compile_for_every_target(dialect: str) -> None:
         categories={"Beverages": 0, "Dairy": 1},
     )  # fmt: skip
     as_of = dt.date(2026, 9, 30)
-    yearly = yearly_facts(lines, as_of, 12, 3, since=add_months(as_of, -6))
+    yearly = yearly_facts(lines, as_of, 12, 3, since=add_months(as_of, -6), categories=2)
     costs = costs_by_activity(t["costs"], t["orders"], {"edi_message": 0.5, "quality_call": 120})
     assert costs is not None
     value = lines.select("account_id", "order_date", "revenue", margin=lines.revenue - lines.cost)

@@ -243,12 +243,23 @@ def value_lines(src: Tables) -> ir.Table:
     )
 
 
+def category_mask(category: ir.IntegerColumn, categories: int) -> ir.Value:
+    """The categories bought as a bit mask, without a bitwise aggregate: bit i is set when
+    any line has category i (a sum of distinct powers of two); null when none has one."""
+    if not categories:
+        return ibis.null("int64")
+    flags = [ibis.ifelse((category == i).any(), ibis.literal(1 << i, "int64"), 0)
+             for i in range(categories)]  # fmt: skip
+    return sum(flags[1:], flags[0]).nullif(0)
+
+
 def yearly_facts(
     lines: ir.Table,
     as_of: dt.date,
     window_months: int,
     n_windows: int = 1,
     since: dt.date | None = None,
+    categories: int = 0,
 ) -> ir.Table:
     """One pass over the lines: facts per (account, calendar year).
 
@@ -282,14 +293,14 @@ def yearly_facts(
         returns=(-lines.revenue).sum(where=is_return),
         return_lines=is_return.sum(),
         revenue_ttm=lines.revenue.sum(where=ttm),
-        # the distinct months (year x 12 + month) with orders in the trailing twelve months
-        # and the distinct product categories bought (the breadth of the relationship): at
-        # most 12 and 62 small numbers per row, made into bit masks in process (no engine
-        # has one portable bitwise aggregate; nulls are left out: no engine takes distinct
-        # and where together)
+        # the distinct months (year x 12 + month) with orders in the trailing twelve months,
+        # at most 12 small numbers per row, made into a bit mask in process (no engine has a
+        # portable bitwise aggregate; the months outside are nulls, left out: not every
+        # engine takes distinct and where together); the product categories bought (the
+        # breadth of the relationship) as a sum of flags
         active_months_mask=ibis.ifelse(ttm, month, None).collect(distinct=True),
         margin_ttm=margin.sum(where=ttm),
-        category_mask=lines.category.collect(distinct=True),
+        category_mask=category_mask(lines.category, categories),
         revenue_window=lines.revenue.sum(where=in_window),
         revenue_prev=lines.revenue.sum(where=in_prev),
         margin_prev=margin.sum(where=in_prev),
@@ -316,7 +327,7 @@ _SUMS = [
     "returns", "return_lines", "revenue_ttm", "margin_ttm", "revenue_window", "revenue_prev",
     "margin_prev",
 ]  # fmt: skip
-_MASKS = {"active_months_mask": 12, "category_mask": 64}  # set -> bit mask: bit = value % n
+_MASKS = {"active_months_mask": 12}  # set -> bit mask: bit = value % n
 
 
 def _as_masks(yearly: pa.Table) -> pa.Table:
@@ -503,6 +514,7 @@ def compute_facts(
     lines, warnings = order_lines(src)
     n_lines, first, as_of = _bounds(src, lines)
     costs, cost_rows = cost_to_serve(src, policy)
+    categories = len(category_index(src))
     if as_of is None:
         warnings.append("no order lines: every account has zero revenue")
         yearly = pa.table({"account_id": pa.array([], pa.string())})
@@ -512,7 +524,9 @@ def compute_facts(
         n_windows = max(1, min(10, ((as_of - first).days + 1) // 365))
         if since is not None and since >= as_of:
             since = None
-        expr = yearly_facts(lines, as_of, policy.growth.window_months, n_windows, since)
+        expr = yearly_facts(
+            lines, as_of, policy.growth.window_months, n_windows, since, categories=categories
+        )
         # the one pass over the lines, fetched once (a read-only SELECT: no table is made in
         # the engine), in (account, year) order; the roll-up runs in process
         yearly = _as_masks(src.con.to_pyarrow(expr.order_by(["account_id", "year"])))
@@ -530,7 +544,6 @@ def compute_facts(
                 "their variable cost counts as zero"
             )
     check_amounts(costs, "costs", "check amount, quantity and the [cost_to_serve] rates")
-    categories = len(category_index(src))
     if src.has("products") and not categories:
         warnings.append(
             f"products carry no category, or more than {MAX_CATEGORIES}: the breadth of "
