@@ -170,10 +170,11 @@ def main() -> None:
     for _ in range(args.repeat):
         for name, code in (("sql", sql_code), ("facts", facts_code), ("run", run_code)):
             secs, rss, out = measured(code)
-            lines = [x for x in out.splitlines() if x.startswith("COMPUTE")]
+            # DuckDB's progress bar may share the line (it ends in a carriage return)
+            lines = [x.rsplit("\r", 1)[-1] for x in out.splitlines() if "COMPUTE" in x]
             if not lines:
                 raise SystemExit(f"{name}: no timing in its output:\n{out}")
-            compute = float(lines[0].split()[1])
+            compute = float(lines[0].split("COMPUTE", 1)[1].split()[0])
             best = results.setdefault(name, [secs, compute, rss])
             if compute <= best[1]:
                 best[1] = compute

@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = REPO / "tests" / "golden"
 NORTHWIND_MAPPING = REPO / "examples" / "northwind" / "mapping.toml"
-VOLATILE = {"run_id", "started", "finished", "timings_s", "python", "keyfolio_version",
+VOLATILE = {"run_id", "started", "finished", "timings_s", "python", "keyfolio_version", "engine",
             "seconds", "solver_seconds", "solver", "previous_run", "modified"}  # fmt: skip
 EXPLAIN = ("key", "not key", "member")
 

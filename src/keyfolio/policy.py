@@ -21,6 +21,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -261,6 +262,46 @@ class ValuePolicy(_Model):
     min_repeat_customers: Annotated[int, Bounds(ge=1)] = 30
 
 
+class EnginePolicy(_Model):
+    """Where the facts stage runs (``[engine]``): a connection URL and, optionally, catalog
+    tables (or Parquet URIs the engine reads) for the tables the stage reads."""
+
+    url: Annotated[str, Field(min_length=1)] = "duckdb://"
+    tables: dict[str, Annotated[str, Field(min_length=1)]] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _no_password(cls, v: str) -> str:
+        if url_password(v):
+            raise ValueError(
+                "a URL with a password is refused in the policy file (it is versioned and "
+                "recorded in every run); set it in the environment variable KEYFOLIO_ENGINE "
+                "or pass --engine, found a password in the URL"
+            )
+        return v
+
+    @field_validator("tables")
+    @classmethod
+    def _known_tables(cls, v: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(v) - set(ENGINE_TABLES))
+        if unknown:
+            raise ValueError(
+                f"expected tables among {', '.join(ENGINE_TABLES)}, found {', '.join(unknown)}"
+            )
+        return v
+
+
+ENGINE_TABLES = ("order_lines", "orders", "products", "costs")  # what the facts stage reads
+
+
+def url_password(url: str) -> bool:
+    """Whether a connection URL carries a password (``scheme://user:secret@host``)."""
+    try:
+        return bool(urlsplit(url).password)
+    except ValueError:  # an unparseable port: the password test is on the text
+        return "@" in url and ":" in url.split("://", 1)[-1].split("@", 1)[0]
+
+
 class Policy(_Model):
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "EUR"
     horizon_years: Annotated[float, Bounds(gt=0, le=30)] = 3
@@ -275,6 +316,7 @@ class Policy(_Model):
     matrix: MatrixPolicy = MatrixPolicy()
     selection: SelectionPolicy = SelectionPolicy()
     robustness: RobustnessPolicy = RobustnessPolicy()
+    engine: EnginePolicy = EnginePolicy()
 
     # Set by load_policy: the exact text and its hash, for run.json.
     text: str = Field(default="", exclude=True, repr=False)

@@ -3,25 +3,29 @@ order days before a holdout, predict the holdout, compare (:func:`keyfolio.value
 
 from __future__ import annotations
 
-from keyfolio.pipeline.facts import connect, reading, release, value_lines
+from keyfolio.pipeline.engine import engine_url, open_engine
+from keyfolio.pipeline.facts import reading, value_lines
+from keyfolio.pipeline.sources import Tables
 from keyfolio.policy import load_policy
 from keyfolio.value.clv import BacktestResult, backtest
 from keyfolio.value.summary import exact_sums
 from keyfolio.workspace import Workspace
 
 
-def clv_check(ws: Workspace, holdout_months: int) -> BacktestResult:
-    """Backtest the lifetime-value models on the workspace's own order lines."""
+def clv_check(ws: Workspace, holdout_months: int, engine: str | None = None) -> BacktestResult:
+    """Backtest the lifetime-value models on the workspace's own order lines, on the engine
+    a run uses (``engine``: a URL overriding KEYFOLIO_ENGINE and the policy's)."""
     ws.settled()  # not halfway through an import's replacement of the tables
     policy = load_policy(ws.policy_path)
-    con = connect()
+    eng = open_engine(engine_url(policy, engine))
     try:
-        with reading(ws), exact_sums():  # the lines are read as the backtest goes
+        src = Tables(ws, eng.con, policy.engine.tables)
+        with reading(ws, eng.scheme), exact_sums():  # the lines are read as the backtest goes
             return backtest(
-                value_lines(con, ws),
+                value_lines(src),
                 holdout_months=holdout_months,
                 time_unit_days=policy.value.time_unit_days,
                 min_repeat_customers=policy.value.min_repeat_customers,
             )
     finally:
-        release(con)
+        eng.close()

@@ -11,6 +11,16 @@ import typer
 WorkspaceArg = Annotated[Path, typer.Argument(help="The workspace folder.", show_default=False)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 RunOpt = Annotated[str | None, typer.Option("--run", help="Run id (default: the latest).")]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help="Engine URL for the pass over the order lines: duckdb://, "
+        "pyspark://?master=local[2], sc://host:port or any Ibis URL (default: "
+        "KEYFOLIO_ENGINE, else the policy's [engine] url, else duckdb://).",
+        show_default=False,
+    ),
+]
 
 
 def at_least(low: int) -> Callable[[int | None], int | None]:

@@ -11,7 +11,7 @@ from keyfolio import runs
 from keyfolio.analysis.summary import records, summarise
 from keyfolio.cli import render
 from keyfolio.cli.console import bars, esc, handled, plain, print_json, say, spinner, warn
-from keyfolio.cli.options import JsonOpt, RunOpt, WorkspaceArg, at_least
+from keyfolio.cli.options import EngineOpt, JsonOpt, RunOpt, WorkspaceArg, at_least
 from keyfolio.export import export_portfolio
 from keyfolio.pipeline import RunOptions
 from keyfolio.pipeline import run as run_pipeline
@@ -30,12 +30,13 @@ def run(
         typer.Option(callback=at_least(0), help="Robustness draws (default: the policy's)."),
     ] = None,
     as_json: JsonOpt = False,
+    engine: EngineOpt = None,
 ) -> None:
     """Run the whole pipeline and write a new run (portfolio.parquet, run.json)."""
     ws = Workspace.open(workspace)
     with spinner(not as_json) as step:
         result = run_pipeline(ws, RunOptions(threads=threads, robustness_draws=draws,
-                                             progress=step))  # fmt: skip
+                                             progress=step, engine=engine))  # fmt: skip
     s = summarise(result.portfolio, result.policy.currency)
     if as_json:
         rec = result.definition.reconciliation
@@ -61,7 +62,7 @@ def demo(
     with bars() as cb:
         info = make_sample(folder, progress=cb, replace=True)
     plain(f"Sample workspace: {info.path}")
-    run(info.path, threads=None, draws=None, as_json=False)
+    run(info.path, threads=None, draws=None, as_json=False, engine=None)
     ws = Workspace.open(info.path)
     report = build_report(ws)
     latest = runs.get(ws)

@@ -9,7 +9,7 @@ import typer
 from keyfolio.analysis.clv_check import clv_check
 from keyfolio.cli import render
 from keyfolio.cli.console import handled, print_json
-from keyfolio.cli.options import JsonOpt, WorkspaceArg
+from keyfolio.cli.options import EngineOpt, JsonOpt, WorkspaceArg
 from keyfolio.workspace import Workspace
 
 
@@ -19,9 +19,10 @@ def check(
         int, typer.Option("--holdout-months", help="Months at the end of the data to predict.")
     ] = 6,
     as_json: JsonOpt = False,
+    engine: EngineOpt = None,
 ) -> None:
     """Backtest: fit before the holdout, predict orders and margin in it, compare."""
-    result = clv_check(Workspace.open(workspace), holdout_months)
+    result = clv_check(Workspace.open(workspace), holdout_months, engine)
     if as_json:
         print_json(result.to_dict())
     else:

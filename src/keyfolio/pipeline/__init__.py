@@ -44,11 +44,13 @@ from keyfolio.pipeline import segments
 from keyfolio.pipeline import selection as selection_stage
 from keyfolio.pipeline import value as value_stage
 from keyfolio.pipeline.economics import Economics, whale_curve
+from keyfolio.pipeline.engine import engine_url, open_engine
 from keyfolio.pipeline.facts import Facts
+from keyfolio.pipeline.sources import Tables
 from keyfolio.pipeline.value import ReturnOnCustomer, ValueResult
 from keyfolio.policy import Policy, load_policy, with_values
 from keyfolio.selection import Definition
-from keyfolio.workspace import Workspace, file_sha256
+from keyfolio.workspace import Workspace
 
 Progress = Callable[[str], None]
 PREVIOUS_COLUMNS = ("account_id", "clv", "selectable", "is_key")
@@ -57,11 +59,13 @@ PREVIOUS_COLUMNS = ("account_id", "clv", "selectable", "is_key")
 @dataclass(frozen=True)
 class RunOptions:
     """How to run: engine threads (default all cores), robustness draws (default the
-    policy's) and a progress callback that gets each stage's name as it starts."""
+    policy's), a progress callback that gets each stage's name as it starts, and the engine's
+    URL (default: KEYFOLIO_ENGINE, else the policy's ``[engine] url``, else ``duckdb://``)."""
 
     threads: int | None = None
     robustness_draws: int | None = None
     progress: Progress | None = None
+    engine: str | None = None
 
 
 @dataclass
@@ -178,17 +182,19 @@ def _run(ws: Workspace, options: RunOptions) -> RunResult:
     log = _StageLog(options.progress)
     policy = _with_draws(load_policy(ws.policy_path), options.robustness_draws)
     selection_stage.check_rules(policy, str(ws.policy_path))
-    manifest = input_manifest(ws)
     prev_run = runs.previous(ws)
     previous = prev_run.portfolio(PREVIOUS_COLUMNS) if prev_run else None
-    con = facts_stage.connect(options.threads)
+    engine = open_engine(engine_url(policy, options.engine), options.threads)
     try:
-        with facts_stage.reading(ws), log.stage("facts"):
-            facts = facts_stage.compute_facts(ws, policy, con=con, since=_as_of(prev_run))
-        with facts_stage.reading(ws), log.stage("value_lines"):
-            rfm = value_stage.rfm_pass(con, ws, policy, facts)
+        src = Tables(ws, engine.con, policy.engine.tables)
+        with facts_stage.reading(ws, engine.scheme):
+            manifest = src.manifest()
+        with facts_stage.reading(ws, engine.scheme), log.stage("facts"):
+            facts = facts_stage.compute_facts(ws, policy, since=_as_of(prev_run), tables=src)
+        with facts_stage.reading(ws, engine.scheme), log.stage("value_lines"):
+            rfm = value_stage.rfm_pass(src, policy, facts)
     finally:
-        facts_stage.release(con)  # the per-account stages run in pandas: free the engine
+        engine.close()  # the per-account stages run in pandas: free the engine
     log.rows["facts"] = facts.accounts.num_rows
     with log.stage("economics"):
         econ = economics_stage.compute_economics(
@@ -221,6 +227,7 @@ def _run(ws: Workspace, options: RunOptions) -> RunResult:
         "python": platform.python_version(),
         "policy": {"sha256": policy.sha256, "text": policy.text},
         "inputs": manifest,
+        "engine": engine.describe(),
         "as_of": facts.as_of.isoformat() if facts.as_of else None,
         "currency": policy.currency,
         "rows": {**facts.rows, **log.rows},
@@ -270,16 +277,3 @@ def _as_of(run: runs.Run | None) -> dt.date | None:
 
 def _optional(ws: Workspace, table: str) -> Any:
     return ws.read_table(table) if ws.has_table(table) else None
-
-
-def input_manifest(ws: Workspace) -> dict[str, dict[str, Any]]:
-    """Hash, row count and size of every canonical table in the workspace."""
-    out: dict[str, dict[str, Any]] = {}
-    for table in ws.tables():
-        path = ws.table_path(table)
-        out[table] = {
-            "rows": ws.table_metadata(table).num_rows,
-            "sha256": file_sha256(path),
-            "bytes": path.stat().st_size,
-        }
-    return out

@@ -5,8 +5,10 @@ so it runs on DuckDB in process by default and, unchanged, on any Ibis backend. 
 lines never pass through pandas: the engine aggregates and returns Arrow tables whose
 size is accounts x years.
 
-The stage makes one pass over the order lines, grouped by (account, calendar year); the
-per-account facts are rolled up from that small table. Cost-to-serve per activity comes
+The stage makes one pass over the order lines, grouped by (account, calendar year), as one
+read-only SELECT that compiles on every engine (no temporary table, no uploaded table, no
+bitwise aggregate); the small account x year table is fetched once and the per-account facts
+are rolled up from it in process. Cost-to-serve per activity comes
 from the ``costs`` table (amount, or quantity x the policy's rate) plus freight from the
 order headers.
 """
@@ -16,11 +18,8 @@ from __future__ import annotations
 import calendar
 import contextlib
 import datetime as dt
-import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -31,7 +30,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from keyfolio.errors import PolicyError, WorkspaceError, first_line
+from keyfolio.errors import KeyfolioError, PolicyError, WorkspaceError, first_line
+from keyfolio.pipeline.engine import duckdb_connect
+from keyfolio.pipeline.sources import Tables, column_stats
 from keyfolio.policy import Policy
 from keyfolio.value.summary import MAX_AMOUNT
 from keyfolio.workspace import Workspace
@@ -65,63 +66,32 @@ def _parquet_bytes(table: pa.Table) -> bytes:
     return bytes(sink.getvalue().to_pybytes())
 
 
-@dataclass(frozen=True)
-class ColumnStats:
-    rows: int
-    nulls: int
-    min: Any
-    max: Any
-
-
-def column_stats(path: Path, column: str) -> ColumnStats | None:
-    """Row count, nulls, min and max of a column from a Parquet footer (None if unknown)."""
-    meta = pq.read_metadata(path)
-    try:
-        idx = meta.schema.to_arrow_schema().get_field_index(column)
-    except Exception:  # pragma: no cover - unreadable schema
-        return None
-    if idx < 0:
-        return None
-    nulls, lo, hi = 0, None, None
-    for g in range(meta.num_row_groups):
-        st = meta.row_group(g).column(idx).statistics
-        if st is None or not st.has_null_count:
-            return None
-        nulls += st.null_count
-        if meta.row_group(g).num_rows == st.null_count:
-            continue
-        if not st.has_min_max:
-            return None
-        lo = st.min if lo is None or st.min < lo else lo
-        hi = st.max if hi is None or st.max > hi else hi
-    return ColumnStats(meta.num_rows, nulls, lo, hi)
-
-
-DEFAULT_MEMORY_LIMIT = "3GB"
-
-
 def connect(threads: int | None = None, memory_limit: str | None = None) -> Any:
-    """An in-process DuckDB connection through Ibis (the default engine).
-
-    ``memory_limit`` (default: the environment variable KEYFOLIO_MEMORY_LIMIT, else 3GB)
-    bounds the engine's memory; beyond it DuckDB spills to disk. At 100M order lines a
-    run then peaks at about 3.3 GB at the same speed.
-    """
-    limit = memory_limit or os.environ.get("KEYFOLIO_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
-    return ibis.duckdb.connect(threads=threads or os.cpu_count() or 1, memory_limit=limit)
+    """An in-process DuckDB connection through Ibis (the default engine; see
+    :func:`keyfolio.pipeline.engine.duckdb_connect`)."""
+    return duckdb_connect(threads, memory_limit)
 
 
 @contextlib.contextmanager
-def reading(ws: Workspace) -> Iterator[None]:
+def reading(ws: Workspace, engine: str = "duckdb") -> Iterator[None]:
     """The engine's errors while it reads the tables (a damaged table whose footer reads
     but whose pages do not, values no column type can hold) as one error naming the
-    tables' folder, not the engine's traceback."""
+    tables' folder, not the engine's traceback. On another engine than DuckDB any error of
+    the engine's own becomes one line naming it."""
     try:
         yield
     except duckdb.Error as exc:
         raise WorkspaceError(
             f"{ws.data_dir}: the engine could not read the tables ({', '.join(ws.tables())}): "
             f"{first_line(exc)}; if a table is damaged, import it again"
+        ) from exc
+    except KeyfolioError:
+        raise
+    except Exception as exc:
+        if engine == "duckdb":
+            raise
+        raise WorkspaceError(
+            f"engine {engine}: the facts stage failed on {ws.root}: {first_line(exc)}"
         ) from exc
 
 
@@ -136,36 +106,57 @@ def _col_or_null(t: ir.Table, name: str, typ: str) -> ir.Value:
     return ibis.null(typ)
 
 
-def order_lines(con: Any, ws: Workspace) -> tuple[ir.Table, list[str]]:
+def order_lines(src: Tables) -> tuple[ir.Table, list[str]]:
     """The normalised order lines as an Ibis expression.
 
-    Columns: account_id, order_id, order_date, quantity, revenue, cost. Lines that carry
-    only an order_id take account_id and order_date from the order header; lines without
-    a unit cost take the product's standard cost.
+    Columns: account_id, order_id, order_date, quantity, revenue, cost, known_cost,
+    category (the product category's index, see :func:`category_index`). Lines that carry
+    only an order_id take account_id and order_date from the order header; lines without a
+    unit cost take the product's standard cost.
     """
     warnings: list[str] = []
-    if not ws.has_table("order_lines"):
+    ws = src.ws
+    if not src.has("order_lines"):
         raise WorkspaceError(f"{ws.root}: no order_lines imported yet (use `keyfolio import`)")
-    lines = con.read_parquet(str(ws.table_path("order_lines")), table_name="kf_order_lines")
-    has_orders = ws.has_table("orders")
+    lines = src.table("order_lines")
+    has_orders = src.has("orders")
     needs_header = not {"account_id", "order_date"} <= set(lines.columns)
     if not needs_header and has_orders and "order_id" in lines.columns:
-        path = ws.table_path("order_lines")
-        stats = [column_stats(path, c) for c in ("account_id", "order_date")]
+        path = src.local_path("order_lines")
+        stats = [column_stats(path, c) for c in ("account_id", "order_date")] if path else [None]
         if all(st is not None for st in stats):  # the Parquet footer knows: no scan needed
             needs_header = any(st is not None and st.nulls > 0 for st in stats)
         else:
-            nulls = lines.aggregate(
-                n=(lines.account_id.isnull() | lines.order_date.isnull()).sum()
-            ).to_pyarrow()
-            needs_header = bool(nulls["n"][0].as_py())
-    if needs_header:
-        if not has_orders or "order_id" not in lines.columns:
-            raise WorkspaceError(
-                f"{ws.root}: order_lines carry no account_id/order_date and there is no "
-                "orders table to take them from; import orders or map account_id and order_date"
+            nulls = src.con.to_pyarrow(
+                lines.aggregate(n=(lines.account_id.isnull() | lines.order_date.isnull()).sum())
             )
-        orders = con.read_parquet(str(ws.table_path("orders")), table_name="kf_orders_hdr")
+            needs_header = bool(nulls["n"][0].as_py())
+    if needs_header and (not has_orders or "order_id" not in lines.columns):
+        raise WorkspaceError(
+            f"{ws.root}: order_lines carry no account_id/order_date and there is no "
+            "orders table to take them from; import orders or map account_id and order_date"
+        )
+    with_products = src.has("products") and "product_id" in lines.columns
+    out = normalised_lines(
+        lines,
+        orders=src.table("orders") if needs_header else None,
+        products=src.table("products") if with_products else None,
+        categories=category_index(src) if with_products else {},
+    )
+    return out, warnings
+
+
+def normalised_lines(
+    lines: ir.Table,
+    *,
+    orders: ir.Table | None = None,
+    products: ir.Table | None = None,
+    categories: dict[str, int] | None = None,
+) -> ir.Table:
+    """The order lines' expression (a read-only SELECT, the same on every engine): account
+    and date from the order header (``orders``, when the lines lack them), cost from the
+    product when the line has none, the product category's index from ``categories``."""
+    if orders is not None:
         hdr = orders.select(
             order_id=orders.order_id, h_account_id=orders.account_id, h_date=orders.order_date
         )
@@ -177,24 +168,22 @@ def order_lines(con: Any, ws: Workspace) -> tuple[ir.Table, list[str]]:
             order_date=ibis.coalesce(_col_or_null(lines, "order_date", "date"), lines.h_date),
         )
     unit_cost: ir.Value = _col_or_null(lines, "unit_cost", "float64")
-    category_bit: ir.Value = ibis.null("int64")
-    if ws.has_table("products") and "product_id" in lines.columns:
-        products = con.read_parquet(str(ws.table_path("products")), table_name="kf_products")
+    category: ir.Value = ibis.null("int64")
+    if products is not None:
         wanted: dict[str, ir.Value] = {}
         if "unit_cost" in products.columns:
             wanted["p_cost"] = products.unit_cost
-        bits = category_bits(ws)
-        if bits:
-            cats = ibis.memtable({"p_category": list(bits), "p_bit": list(bits.values())})
-            products = products.left_join(cats, products.category.cast("string") == cats.p_category)
-            wanted["p_bit"] = products.p_bit
+        index = categories or {}
+        if index:  # a CASE expression from the categories (no table uploaded to the engine)
+            cases = [(name, i) for name, i in index.items()]
+            wanted["p_category"] = products.category.cast("string").cases(*cases, else_=None)
         if wanted:
             prod = products.select(product_id=products.product_id, **wanted)
             lines = lines.left_join(prod, "product_id")
             if "p_cost" in wanted:
                 unit_cost = ibis.coalesce(_col_or_null(lines, "unit_cost", "float64"), lines.p_cost)
-            if "p_bit" in wanted:
-                category_bit = lines.p_bit.cast("int64")
+            if "p_category" in wanted:
+                category = lines.p_category.cast("int64")
     qty = lines.quantity.cast("float64")
     discount = ibis.coalesce(_col_or_null(lines, "discount", "float64"), 0.0)
     gross = qty * _col_or_null(lines, "unit_price", "float64") * (1.0 - discount)
@@ -213,31 +202,39 @@ def order_lines(con: Any, ws: Workspace) -> tuple[ir.Table, list[str]]:
         revenue=revenue,
         cost=cost,
         known_cost=unit_cost.notnull(),
-        category_bit=category_bit,
+        category=category,
     )
-    return out, warnings
+    return out
 
 
-MAX_CATEGORIES = 62  # product categories held as bits of one 64-bit mask per account
+MAX_CATEGORIES = 62  # the breadth of buying is counted over at most this many categories
 
 
-def category_bits(ws: Workspace) -> dict[str, int]:
-    """Each product category's bit position (categories in name order), when the products
-    carry at most ``MAX_CATEGORIES`` of them; empty otherwise."""
-    if not ws.has_table("products"):
+def category_index(src: Tables) -> dict[str, int]:
+    """Each product category's index (categories in name order), when the products carry at
+    most ``MAX_CATEGORIES`` of them; empty otherwise. A local products file is read here; a
+    table of the engine's by one distinct query."""
+    if not src.has("products"):
         return {}
-    path = ws.table_path("products")
-    if "category" not in pq.read_schema(path).names:
-        return {}
-    cats = pq.read_table(path, columns=["category"]).column(0).drop_null().unique()
+    path = src.local_path("products")
+    if path is not None:
+        if "category" not in pq.read_schema(path).names:
+            return {}
+        cats = pq.read_table(path, columns=["category"]).column(0).drop_null().unique()
+    else:
+        products = src.table("products")
+        if "category" not in products.columns:
+            return {}
+        expr = products.select(c=products.category.cast("string")).distinct()
+        cats = src.con.to_pyarrow(expr.filter(expr.c.notnull()))["c"]
     names = sorted(str(c) for c in cats.to_pylist())
     return {c: i for i, c in enumerate(names)} if len(names) <= MAX_CATEGORIES else {}
 
 
-def value_lines(con: Any, ws: Workspace) -> ir.Table:
+def value_lines(src: Tables) -> ir.Table:
     """The order lines as the value models read them: account_id, order_date, revenue,
     margin (contribution margin of the line)."""
-    lines, _ = order_lines(con, ws)
+    lines, _ = order_lines(src)
     return lines.select(
         account_id=lines.account_id,
         order_date=lines.order_date,
@@ -246,12 +243,23 @@ def value_lines(con: Any, ws: Workspace) -> ir.Table:
     )
 
 
+def category_mask(category: ir.IntegerColumn, categories: int) -> ir.Value:
+    """The categories bought as a bit mask, without a bitwise aggregate: bit i is set when
+    any line has category i (a sum of distinct powers of two); null when none has one."""
+    if not categories:
+        return ibis.null("int64")
+    flags = [ibis.ifelse((category == i).any(), ibis.literal(1 << i, "int64"), 0)
+             for i in range(categories)]  # fmt: skip
+    return sum(flags[1:], flags[0]).nullif(0)
+
+
 def yearly_facts(
     lines: ir.Table,
     as_of: dt.date,
     window_months: int,
     n_windows: int = 1,
     since: dt.date | None = None,
+    categories: int = 0,
 ) -> ir.Table:
     """One pass over the lines: facts per (account, calendar year).
 
@@ -271,6 +279,7 @@ def yearly_facts(
     in_prev = (d > prev_start) & (d <= window_start)
     margin = lines.revenue - lines.cost
     is_return = lines.quantity < 0
+    month = (d.year() * 12 + d.month()).cast("int64")  # a distinct number per month
     return lines.group_by(["account_id", d.year().name("year")]).aggregate(
         revenue=lines.revenue.sum(),
         cogs=lines.cost.sum(),
@@ -284,14 +293,14 @@ def yearly_facts(
         returns=(-lines.revenue).sum(where=is_return),
         return_lines=is_return.sum(),
         revenue_ttm=lines.revenue.sum(where=ttm),
-        # months with orders in the trailing twelve months as a bit mask (cheaper than a
-        # distinct count; twelve consecutive months have distinct bit positions)
-        active_months_mask=(
-            ibis.literal(1).cast("int64") << ((d.year() * 12 + d.month()) % 12).cast("int64")
-        ).bit_or(where=ttm),
+        # the distinct months (year x 12 + month) with orders in the trailing twelve months,
+        # at most 12 small numbers per row, made into a bit mask in process (no engine has a
+        # portable bitwise aggregate; the months outside are nulls, left out: not every
+        # engine takes distinct and where together); the product categories bought (the
+        # breadth of the relationship) as a sum of flags
+        active_months_mask=ibis.ifelse(ttm, month, None).collect(distinct=True),
         margin_ttm=margin.sum(where=ttm),
-        # the product categories bought, as a bit mask (breadth of the relationship)
-        category_mask=(ibis.literal(1).cast("int64") << lines.category_bit).bit_or(),
+        category_mask=category_mask(lines.category, categories),
         revenue_window=lines.revenue.sum(where=in_window),
         revenue_prev=lines.revenue.sum(where=in_prev),
         margin_prev=margin.sum(where=in_prev),
@@ -318,54 +327,72 @@ _SUMS = [
     "returns", "return_lines", "revenue_ttm", "margin_ttm", "revenue_window", "revenue_prev",
     "margin_prev",
 ]  # fmt: skip
+_MASKS = {"active_months_mask": 12}  # set -> bit mask: bit = value % n
 
 
-def roll_up(yearly: ir.Table) -> ir.Table:
-    """Per-account facts from the (account, year) facts (small: accounts x years).
+def _as_masks(yearly: pa.Table) -> pa.Table:
+    """The engine's distinct sets (lists of small whole numbers) as int64 bit masks, a bit
+    per value (months: ``(year x 12 + month) % 12``, twelve consecutive months have distinct
+    bits); null where the set is empty."""
+    for name, modulo in _MASKS.items():
+        if name not in yearly.column_names:
+            continue
+        col = yearly[name].combine_chunks()
+        flat = pc.list_flatten(col).to_numpy(zero_copy_only=False).astype(np.int64)
+        parent = pc.list_parent_indices(col).to_numpy(zero_copy_only=False)
+        mask = np.zeros(len(col), dtype=np.int64)
+        np.bitwise_or.at(mask, parent, np.left_shift(np.int64(1), flat % modulo))
+        lengths = pc.fill_null(pc.list_value_length(col), 0).to_numpy(zero_copy_only=False)
+        arr = pa.array(mask, pa.int64(), mask=lengths == 0)
+        yearly = yearly.set_column(yearly.schema.get_field_index(name), name, arr)
+    return yearly
+
+
+def roll_up(yearly: pa.Table) -> pa.Table:
+    """Per-account facts from the (account, year) facts (small: accounts x years), in process.
 
     Orders and order days add up across years (an order has one date); the months with
-    orders in the trailing window are the OR of the yearly bit masks (counted afterwards).
+    orders in the trailing window and the categories bought are the OR of the yearly bit
+    masks, counted (``active_months_ttm``, ``categories_bought``).
     """
-    windows = [c for c in yearly.columns if c.startswith("revenue_w") and c[9:].isdigit()]
-    sums = _SUMS + windows + [c for c in yearly.columns if c == "margin_since"]
-    return yearly.group_by("account_id").aggregate(
-        **{c: ibis.coalesce(yearly[c].sum(), 0) for c in sums},
-        first_order=yearly.first_order.min(),
-        last_order=yearly.last_order.max(),
-        years_active=yearly.year.nunique(),
-        active_months_mask=yearly.active_months_mask.bit_or(),
-        category_mask=yearly.category_mask.bit_or(),
-    )
-
-
-def _count_bits(per_account: pa.Table) -> pa.Table:
-    """Replace the month and category bit masks by the number of bits each holds."""
+    windows = [c for c in yearly.column_names if c.startswith("revenue_w") and c[9:].isdigit()]
+    sums = _SUMS + windows + [c for c in yearly.column_names if c == "margin_since"]
+    order = pc.sort_indices(yearly, [("account_id", "ascending"), ("year", "ascending")])
+    yearly = yearly.take(order)
+    grouped = yearly.group_by("account_id", use_threads=False).aggregate(
+        [(c, "sum") for c in sums] + [("first_order", "min"), ("last_order", "max"),
+                                      ("year", "count_distinct"),
+                                      ("account_id", "count", pc.CountOptions(mode="all"))]
+    ).sort_by("account_id")  # fmt: skip
+    # the groups in account order, as the rows of ``yearly``: group i is the rows from starts[i]
+    sizes = grouped["account_id_count"].to_numpy()
+    starts = np.r_[0, np.cumsum(sizes)[:-1]].astype(np.int64) if len(sizes) else sizes
+    out: dict[str, Any] = {"account_id": grouped["account_id"]}
+    for c in sums:
+        out[c] = pc.fill_null(grouped[f"{c}_sum"], 0)
+    out["first_order"] = grouped["first_order_min"]
+    out["last_order"] = grouped["last_order_max"]
+    out["years_active"] = grouped["year_count_distinct"].cast(pa.int64())
     for mask, name in (("active_months_mask", "active_months_ttm"),
                        ("category_mask", "categories_bought")):  # fmt: skip
-        bits = pc.fill_null(per_account[mask], 0).to_numpy().astype(np.int64)
-        i = per_account.schema.get_field_index(mask)
-        per_account = per_account.set_column(
-            i, name, pa.array(np.bitwise_count(bits).astype(np.float64))
-        )
-    return per_account
+        bits = pc.fill_null(yearly[mask], 0).to_numpy().astype(np.int64)
+        ored = np.bitwise_or.reduceat(bits, starts) if len(bits) else bits
+        out[name] = pa.array(np.bitwise_count(ored).astype(np.float64))
+    return pa.table(out)
 
 
-def cost_to_serve(con: Any, ws: Workspace, policy: Policy) -> tuple[pa.Table, int]:
+def cost_to_serve(src: Tables, policy: Policy) -> tuple[pa.Table, int]:
     """Cost-to-serve per account and activity: amount (or quantity x the policy's rate) and
     the first date it was incurred (the costs' ``date``, the orders' date for freight)."""
-    parts: list[ir.Table] = []
     rows = 0
-    if ws.has_table("costs"):
-        costs = con.read_parquet(str(ws.table_path("costs")), table_name="kf_costs")
-        rows = pq.read_metadata(ws.table_path("costs")).num_rows  # the footer knows: no scan
-        need_rate = (
-            costs.filter(costs.amount.isnull() if "amount" in costs.columns else ibis.literal(True))
-            .select("activity")
-            .distinct()
-            .to_pyarrow()["activity"]
-            .to_pylist()
+    costs = src.table("costs") if src.has("costs") else None
+    if costs is not None:
+        rows = src.rows("costs")  # a local file's footer knows: no scan
+        need = costs.filter(
+            costs.amount.isnull() if "amount" in costs.columns else ibis.literal(True)
         )
-        missing = sorted(a for a in need_rate if a not in policy.cost_to_serve.rates)
+        need_rate = src.con.to_pyarrow(need.select("activity").distinct())["activity"]
+        missing = sorted(a for a in need_rate.to_pylist() if a not in policy.cost_to_serve.rates)
         if missing:
             known = ", ".join(sorted(policy.cost_to_serve.rates)) or "none"
             raise PolicyError(
@@ -373,47 +400,61 @@ def cost_to_serve(con: Any, ws: Workspace, policy: Policy) -> tuple[pa.Table, in
                 + ", ".join(repr(a) for a in missing)
                 + f" (given as quantities in the costs table); rates defined: {known}"
             )
-        rates = ibis.memtable(
-            {
-                "activity": list(policy.cost_to_serve.rates) or [""],
-                "rate": list(policy.cost_to_serve.rates.values()) or [0.0],
-            }
-        )
-        joined = costs.left_join(rates, "activity")
-        amount = ibis.coalesce(
-            _col_or_null(joined, "amount", "float64"),
-            _col_or_null(joined, "quantity", "float64") * joined.rate,
-        )
-        parts.append(
-            joined.select(
-                account_id=joined.account_id, activity=joined.activity, amount=amount,
-                date=_col_or_null(joined, "date", "date").cast("date"),
-            )
-        )  # fmt: skip
-    if policy.cost_to_serve.include_freight and ws.has_table("orders"):
-        orders = con.read_parquet(str(ws.table_path("orders")), table_name="kf_orders_freight")
-        if "freight" in orders.columns:
-            parts.append(
-                orders.select(
-                    account_id=orders.account_id,
-                    activity=ibis.literal(FREIGHT),
-                    amount=orders.freight.cast("float64"),
-                    date=orders.order_date.cast("date"),
-                )
-            )
-    if not parts:
+    freight = policy.cost_to_serve.include_freight and src.has("orders")
+    expr = costs_by_activity(
+        costs, src.table("orders") if freight else None, policy.cost_to_serve.rates
+    )
+    if expr is None:
         empty = pa.table(
             {"account_id": pa.array([], pa.string()), "activity": pa.array([], pa.string()),
              "amount": pa.array([], pa.float64()), "first_date": pa.array([], pa.date32())}
         )  # fmt: skip
         return empty, rows
+    return src.con.to_pyarrow(expr), rows
+
+
+def costs_by_activity(
+    costs: ir.Table | None, orders: ir.Table | None, rates: dict[str, float]
+) -> ir.Table | None:
+    """The cost-to-serve expression: per account and activity the amount (the costs' amount,
+    else quantity x rate; the orders' freight) and its first date, by account and activity.
+    None when there is neither."""
+    parts: list[ir.Table] = []
+    if costs is not None:
+        parts.append(_priced(costs, rates))
+    if orders is not None and "freight" in orders.columns:
+        parts.append(
+            orders.select(
+                account_id=orders.account_id,
+                activity=ibis.literal(FREIGHT),
+                amount=orders.freight.cast("float64"),
+                date=orders.order_date.cast("date"),
+            )
+        )
+    if not parts:
+        return None
     union = parts[0] if len(parts) == 1 else parts[0].union(parts[1])
     agg = union.group_by(["account_id", "activity"]).aggregate(
         amount=ibis.coalesce(union.amount, 0.0).sum(),
         first_date=union.date.min(),  # from when the account has cost to serve (if dated)
     )
-    result = con.to_pyarrow(agg.order_by(["account_id", "activity"]))
-    return result, rows
+    return agg.order_by(["account_id", "activity"])
+
+
+def _priced(costs: ir.Table, rates: dict[str, float]) -> ir.Table:
+    """account_id, activity, amount, date of the costs: the amount, else quantity x the
+    policy's rate for the activity (a CASE expression: nothing is uploaded to the engine)."""
+    rate: ir.Value = ibis.null("float64")
+    if rates:
+        rate = costs.activity.cases(*((a, float(r)) for a, r in rates.items()), else_=None)
+    amount = ibis.coalesce(
+        _col_or_null(costs, "amount", "float64"),
+        _col_or_null(costs, "quantity", "float64") * rate.cast("float64"),
+    )
+    return costs.select(
+        account_id=costs.account_id, activity=costs.activity, amount=amount,
+        date=_col_or_null(costs, "date", "date").cast("date"),
+    )  # fmt: skip
 
 
 def check_amounts(table: pa.Table, source: str, hint: str) -> None:
@@ -436,34 +477,44 @@ def check_amounts(table: pa.Table, source: str, hint: str) -> None:
             )
 
 
-def _temp_name() -> str:
-    return f"kf_yearly_{uuid.uuid4().hex[:8]}"
-
-
-def _bounds(con: Any, ws: Workspace, lines: ir.Table) -> tuple[int, Any, Any]:
+def _bounds(src: Tables, lines: ir.Table) -> tuple[int, Any, Any]:
     """Number of lines, first and last order date: from the Parquet footer when the lines
-    carry their own complete order_date, else by one aggregation."""
-    st = column_stats(ws.table_path("order_lines"), "order_date")
+    are a local file carrying their own complete order_date, else by one aggregation."""
+    path = src.local_path("order_lines")
+    st = column_stats(path, "order_date") if path is not None else None
     if st is not None and st.nulls == 0:  # the lines carry every order date themselves
         return st.rows, st.min, st.max
-    b = con.to_pyarrow(
+    b = src.con.to_pyarrow(
         lines.aggregate(n=lines.count(), first=lines.order_date.min(), last=lines.order_date.max())
     )
-    return int(b["n"][0].as_py()), b["first"][0].as_py(), b["last"][0].as_py()
+    return int(b["n"][0].as_py()), _date(b["first"][0].as_py()), _date(b["last"][0].as_py())
+
+
+def _date(value: Any) -> Any:
+    """A date (engines return a timestamp for a date column now and then)."""
+    return value.date() if isinstance(value, dt.datetime) else value
 
 
 def compute_facts(
-    ws: Workspace, policy: Policy, *, con: Any = None, since: dt.date | None = None
+    ws: Workspace,
+    policy: Policy,
+    *,
+    con: Any = None,
+    since: dt.date | None = None,
+    tables: Tables | None = None,
 ) -> Facts:
     """Run the facts stage over a workspace's canonical tables.
 
-    ``since``: the previous run's last order date; when given and earlier than this data's,
-    the margin made after it is computed per account (``margin_since``).
+    ``tables``: where the tables are (default: the workspace's Parquet and the policy's
+    ``[engine.tables]`` on ``con``, itself by default an in-process DuckDB). ``since``: the
+    previous run's last order date; when given and earlier than this data's, the margin
+    made after it is computed per account (``margin_since``).
     """
-    con = con or connect()
-    lines, warnings = order_lines(con, ws)
-    n_lines, first, as_of = _bounds(con, ws, lines)
-    costs, cost_rows = cost_to_serve(con, ws, policy)
+    src = tables or Tables(ws, con or connect(), policy.engine.tables)
+    lines, warnings = order_lines(src)
+    n_lines, first, as_of = _bounds(src, lines)
+    costs, cost_rows = cost_to_serve(src, policy)
+    categories = len(category_index(src))
     if as_of is None:
         warnings.append("no order lines: every account has zero revenue")
         yearly = pa.table({"account_id": pa.array([], pa.string())})
@@ -473,16 +524,13 @@ def compute_facts(
         n_windows = max(1, min(10, ((as_of - first).days + 1) // 365))
         if since is not None and since >= as_of:
             since = None
-        expr = yearly_facts(lines, as_of, policy.growth.window_months, n_windows, since)
-        # materialise the one pass over the lines, then roll up in the engine
-        temp = _temp_name()
-        yearly_table = con.create_table(temp, expr, temp=True)
-        try:
-            # in (account, year) order: the engine returns groups in any order
-            yearly = con.to_pyarrow(yearly_table.order_by(["account_id", "year"]))
-            per_account = _count_bits(con.to_pyarrow(roll_up(yearly_table)))
-        finally:  # free its memory for the passes that follow on this connection
-            con.drop_table(temp, force=True)
+        expr = yearly_facts(
+            lines, as_of, policy.growth.window_months, n_windows, since, categories=categories
+        )
+        # the one pass over the lines, fetched once (a read-only SELECT: no table is made in
+        # the engine), in (account, year) order; the roll-up runs in process
+        yearly = _as_masks(src.con.to_pyarrow(expr.order_by(["account_id", "year"])))
+        per_account = roll_up(yearly)
         check_amounts(per_account, "order_lines", "check the units of quantity and unit_price")
         no_cost = pc.sum(per_account["lines_without_cost"]).as_py() or 0
         if no_cost == n_lines and n_lines > 0:
@@ -496,8 +544,7 @@ def compute_facts(
                 "their variable cost counts as zero"
             )
     check_amounts(costs, "costs", "check amount, quantity and the [cost_to_serve] rates")
-    categories = len(category_bits(ws))
-    if ws.has_table("products") and not categories:
+    if src.has("products") and not categories:
         warnings.append(
             f"products carry no category, or more than {MAX_CATEGORIES}: the breadth of "
             "each account's buying (category_breadth) is not known"

@@ -18,12 +18,12 @@ import numpy as np
 import pandas as pd
 
 from keyfolio.pipeline.facts import Facts, value_lines
+from keyfolio.pipeline.sources import Tables
 from keyfolio.policy import Policy
 from keyfolio.ratios import per
 from keyfolio.value.clv import account_value, annuity_factor, roci_of
 from keyfolio.value.clv import return_on_customer as roc_of
 from keyfolio.value.summary import exact_sums, rfm_summary
-from keyfolio.workspace import Workspace
 
 DAYS_PER_YEAR = 365.25
 _SUM_VALUE = ["clv", "value_generated", "cost_to_serve_pv", "expected_orders",
@@ -69,17 +69,17 @@ def cost_per_year(
     return cost.astype(float) / years.fillna(1.0).clip(lower=MIN_SPAN_YEARS)
 
 
-def rfm_pass(con: Any, ws: Workspace, policy: Policy, facts: Facts) -> pd.DataFrame | None:
-    """The stage's pass over the order lines: the RFM summary per account (run while the
-    engine is open after the facts stage). None when there are no orders."""
+def rfm_pass(src: Tables, policy: Policy, facts: Facts) -> pd.DataFrame | None:
+    """The stage's pass over the order lines: the RFM summary per account, by account_id
+    (run while the engine is open after the facts stage). None when there are no orders."""
     if facts.as_of is None:
         return None
-    lines = value_lines(con, ws)
+    lines = value_lines(src)
     expr = rfm_summary(lines, cutoff=facts.as_of, time_unit_days=policy.value.time_unit_days)
     # the facts stage refuses totals beyond the exact sums; this catches a line or a day
     # beyond them whose account total is not (large amounts that cancel out)
     with exact_sums():
-        summary = con.to_pyarrow(expr).to_pandas()
+        summary = src.con.to_pyarrow(expr.order_by("account_id")).to_pandas()
     summary["account_id"] = summary["account_id"].astype(str)
     return summary
 
