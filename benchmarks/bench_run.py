@@ -155,13 +155,35 @@ def main() -> None:
     )
     run_code = textwrap.dedent(
         f"""
-        import json, time
+        import json, re, time
         from keyfolio.pipeline import RunOptions, run
         from keyfolio.workspace import Workspace
+
+        def hwm():  # the process's peak RSS (MiB) since the last reset
+            status = open("/proc/self/status").read()
+            return int(re.search(r"VmHWM:\\s+(\\d+)", status).group(1)) / 1024
+
+        def reset():  # Linux: writing 5 to clear_refs resets the peak RSS to the current
+            try:
+                with open("/proc/self/clear_refs", "w") as f:
+                    f.write("5")
+            except OSError:
+                pass  # then each figure is the peak so far
+
+        peaks, current = {{}}, ["start"]
+
+        def progress(stage):
+            peaks[current[0]] = max(peaks.get(current[0], 0), hwm())
+            reset()
+            current[0] = stage
+
         t0 = time.perf_counter()
-        r = run(Workspace.open({str(ws)!r}), RunOptions(robustness_draws={args.draws!r}))
+        r = run(Workspace.open({str(ws)!r}),
+                RunOptions(robustness_draws={args.draws!r}, progress=progress))
+        progress("end")
         print("COMPUTE", time.perf_counter() - t0)
         print("TIMINGS", json.dumps(r.meta["timings_s"]))
+        print("PEAKS", json.dumps({{k: round(v) for k, v in peaks.items() if k != "end"}}))
         """
     )
     # per measurement: best process wall time, best in-process compute time, peak RSS
@@ -187,6 +209,8 @@ def main() -> None:
     for line in stage_times.splitlines():
         if line.startswith("TIMINGS "):
             print("run stages (s):", line.removeprefix("TIMINGS "))
+        if line.startswith("PEAKS "):
+            print("run stages, peak RSS (MiB):", line.removeprefix("PEAKS "))
 
 
 if __name__ == "__main__":

@@ -34,15 +34,38 @@ class NotApplicable(Exception):
     """This exact method does not apply to the instance (caps, counts or size)."""
 
 
+def top_stable(values: np.ndarray, b: int) -> np.ndarray:
+    """The positions of the ``b`` largest values of each column of ``values`` (m, D), best
+    first, ties in position order: the same as ``np.argsort(-values, axis=0,
+    kind="stable")[:b]``, but a partition (linear) and a sort of the ``b`` chosen instead of
+    a sort of all ``m`` rows (a draw picks a few thousand key accounts out of a million).
+    NaN values (which the sort puts last) take the full sort."""
+    m, d = values.shape
+    if b >= m or b == 0 or np.isnan(values).any():
+        return np.argsort(-values, axis=0, kind="stable")[:b]
+    vt = np.ascontiguousarray(values.T)  # (D, m): one draw per row, contiguous
+    t = np.partition(vt, m - b, axis=1)[:, m - b, None]  # the b-th largest of each draw
+    take = vt >= t  # all above the threshold and every tie at it
+    over = np.flatnonzero(take.sum(axis=1) > b)  # draws with more ties than places left
+    if len(over):
+        eq = vt[over] == t[over]
+        room = b - (vt[over] > t[over]).sum(axis=1)
+        take[over] &= ~eq | (np.cumsum(eq, axis=1) <= room[:, None])  # the first ties only
+    cols = np.nonzero(take)[1].reshape(d, b)  # per draw, in position order
+    best = np.argsort(-np.take_along_axis(vt, cols, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(cols, best, axis=1).T
+
+
 def _sorted_class(values: np.ndarray, idx: np.ndarray, b: int) -> tuple[np.ndarray, np.ndarray]:
     """The best ``b`` of the rows ``idx`` per column, best first (stable: ties keep the
     candidates' order): their indices (b, D) and the prefix sums (b + 1, D)."""
     d = values.shape[1]
     if b == 0:
         return np.zeros((0, d), dtype=np.int64), np.zeros((1, d))
-    order = np.argsort(-values[idx], axis=0, kind="stable")[:b]
+    sub = values[idx]
+    order = top_stable(sub, b)
     top = idx[order]
-    tv = np.take_along_axis(values[idx], order, axis=0)
+    tv = np.take_along_axis(sub, order, axis=0)
     return top, np.vstack([np.zeros((1, d)), np.cumsum(tv, axis=0)])
 
 
@@ -63,14 +86,14 @@ def capacity_units(hours: np.ndarray, capacity: float) -> tuple[np.ndarray, int]
     """Hours and capacity in units of the hours' greatest common divisor (hours that are
     fractions with a denominator up to 100, e.g. 2.5 or 1/3); None when they are not, or
     when the capacity in units is not a finite number."""
-    frac = [Fraction(float(h)).limit_denominator(100) for h in np.unique(hours)]
-    if any(abs(float(f) - float(h)) > 1e-9 for f, h in zip(frac, np.unique(hours), strict=True)):
+    uniq, inverse = np.unique(hours, return_inverse=True)
+    frac = [Fraction(float(h)).limit_denominator(100) for h in uniq]
+    if any(abs(float(f) - float(h)) > 1e-9 for f, h in zip(frac, uniq, strict=True)):
         return None
     scale = math.lcm(*(f.denominator for f in frac)) if frac else 1
     ints = [int(f * scale) for f in frac]
     g = math.gcd(*ints) if any(ints) else 1
-    unit = {float(h): i // g for h, i in zip(np.unique(hours), ints, strict=True)}
-    units = np.array([unit[float(h)] for h in hours], dtype=np.int64)
+    units = np.array([i // g for i in ints], dtype=np.int64)[inverse.reshape(-1)]
     cap = capacity * scale / g + 1e-9
     if not math.isfinite(cap):  # beyond any programme (a capacity near 1.8e308 h)
         return None
