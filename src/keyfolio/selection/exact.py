@@ -21,6 +21,7 @@ is (n, D) and so is the result.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from fractions import Fraction
 from itertools import product
 
@@ -81,6 +82,16 @@ def _choose(n: int, parts: list[np.ndarray], counts: list[np.ndarray]) -> np.nda
     return chosen
 
 
+def counted(n: int, parts: list[np.ndarray], counts: list[np.ndarray]) -> np.ndarray:
+    """Per row, in how many columns :func:`_choose` would choose it."""
+    out = np.zeros(n, dtype=np.int64)
+    for top, k in zip(parts, counts, strict=True):
+        if len(top):
+            rr, cc = np.nonzero(np.arange(len(top))[:, None] < k[None, :])
+            out += np.bincount(top[rr, cc], minlength=n)
+    return out
+
+
 # -- dynamic programme over capacity units --------------------------------------------------
 def capacity_units(hours: np.ndarray, capacity: float) -> tuple[np.ndarray, int] | None:
     """Hours and capacity in units of the hours' greatest common divisor (hours that are
@@ -100,30 +111,67 @@ def capacity_units(hours: np.ndarray, capacity: float) -> tuple[np.ndarray, int]
     return units, int(math.floor(cap))
 
 
-def dp_many(values: np.ndarray, hours: np.ndarray, capacity: float) -> np.ndarray:
-    """Exact optimum of ``max sum v x`` s.t. ``sum h x <= capacity`` for each column of
-    ``values`` (n, D); returns chosen (n, D) bool. Raises :class:`NotApplicable` when the
+@dataclass(frozen=True)
+class DPPlan:
+    """What the programme needs besides the values, the same for every draw: the hour
+    classes in capacity units (largest first), each class's rows and how many can fit."""
+
+    n: int
+    cap: int
+    classes: list[int]
+    rows: list[np.ndarray]
+    bounds: list[int]
+    step: int  # draws per programme evaluation (DP_LIMIT)
+
+
+def dp_plan(hours: np.ndarray, capacity: float) -> DPPlan:
+    """The programme's plan for ``hours`` and ``capacity``; :class:`NotApplicable` when the
     hours are not multiples of a common unit or the programme would be too large."""
-    n, d = values.shape
     conv = capacity_units(hours, capacity)
     if conv is None:
         raise NotApplicable("hours are not multiples of a common unit")
     units, cap = conv
-    classes = sorted(set(units.tolist()), reverse=True)
-    bounds = {u: len(np.flatnonzero(units == u)) if u == 0 else min(int((units == u).sum()),
-              cap // u) for u in classes}  # fmt: skip
-    per_draw = (cap + 1) * max(sum(bounds.values()), 1)
+    classes = sorted(set(np.unique(units).tolist()), reverse=True)
+    rows = [np.flatnonzero(units == u) for u in classes]
+    bounds = [len(r) if u == 0 else min(len(r), cap // u) for u, r in zip(classes, rows,
+              strict=True)]  # fmt: skip
+    per_draw = (cap + 1) * max(sum(bounds), 1)
     if per_draw > DP_LIMIT:
         raise NotApplicable("capacity units x accounts too large for the programme")
-    step = max(1, DP_LIMIT // per_draw)
-    if d > step:  # several draws: in blocks that keep the work per block bounded
-        return np.hstack(
-            [dp_many(values[:, j : j + step], hours, capacity) for j in range(0, d, step)]
-        )
+    return DPPlan(len(hours), cap, classes, rows, bounds, max(1, DP_LIMIT // per_draw))
+
+
+def dp_many(
+    values: np.ndarray, hours: np.ndarray, capacity: float, plan: DPPlan | None = None
+) -> np.ndarray:
+    """Exact optimum of ``max sum v x`` s.t. ``sum h x <= capacity`` for each column of
+    ``values`` (n, D); returns chosen (n, D) bool. Raises :class:`NotApplicable` when the
+    hours are not multiples of a common unit or the programme would be too large.
+    ``plan``: :func:`dp_plan` of the same hours and capacity, made once for many calls."""
+    plan = plan or dp_plan(hours, capacity)
+    d = values.shape[1]
+    return np.hstack(
+        [_choose(plan.n, *_dp_pick(values[:, j : j + plan.step], plan))
+         for j in range(0, d, plan.step)] or [np.zeros((plan.n, 0), dtype=bool)]
+    )  # fmt: skip
+
+
+def dp_counts(values: np.ndarray, plan: DPPlan) -> np.ndarray:
+    """For each row, in how many columns of ``values`` the optimum chooses it (the
+    robustness draws' tally, without the (n, D) choice)."""
+    out = np.zeros(plan.n, dtype=np.int64)
+    for j in range(0, values.shape[1], plan.step):
+        out += counted(plan.n, *_dp_pick(values[:, j : j + plan.step], plan))
+    return out
+
+
+def _dp_pick(values: np.ndarray, plan: DPPlan) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each class's best rows per column and how many of them the optimum takes."""
+    d, cap, classes = values.shape[1], plan.cap, plan.classes
     best = np.zeros((cap + 1, d))  # best[c] = best value within c units, classes so far
     parts, args = [], []
-    for u in classes:
-        top, prefix = _sorted_class(values, np.flatnonzero(units == u), bounds[u])
+    for u, idx, bound in zip(classes, plan.rows, plan.bounds, strict=True):
+        top, prefix = _sorted_class(values, idx, bound)
         parts.append(top)
         arg = np.zeros((cap + 1, d), dtype=np.int32)
         if u == 0:  # costs nothing: the best prefix, whatever the capacity
@@ -132,7 +180,7 @@ def dp_many(values: np.ndarray, hours: np.ndarray, capacity: float) -> np.ndarra
             arg[:] = k
         else:
             new = best.copy()
-            for k in range(1, bounds[u] + 1):
+            for k in range(1, bound + 1):
                 s = k * u
                 cand = best[: cap + 1 - s] + prefix[k]
                 better = cand > new[s:]  # strict: among equal totals, fewer of this class
@@ -147,7 +195,7 @@ def dp_many(values: np.ndarray, hours: np.ndarray, capacity: float) -> np.ndarra
         k = args[j][c, cols].astype(np.int64)
         counts[j] = k
         c = c - k * classes[j]
-    return _choose(n, parts, counts)
+    return parts, counts
 
 
 # -- enumeration of the counts ---------------------------------------------------------------

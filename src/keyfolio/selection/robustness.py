@@ -32,7 +32,7 @@ import numpy as np
 from keyfolio.policy import RobustnessPolicy, SelectionPolicy
 from keyfolio.scoring import Scores
 from keyfolio.selection.exact import NotApplicable
-from keyfolio.selection.optimise import Knapsack, many, solve_mip
+from keyfolio.selection.optimise import Knapsack, Many, solve_mip
 
 BLOCK_ELEMENTS = 4_000_000  # accounts x draws evaluated at once
 
@@ -127,7 +127,9 @@ def robustness(
         group_capacity=remaining.group_capacity,
     )  # fmt: skip
     obj = _Objective.of(scores, objective, rows)
-    use_greedy = not (group is not None and remaining.group_capacity)
+    exact: Many | None = None
+    if not (group is not None and remaining.group_capacity):
+        exact = Many(base)  # the hour classes and their rows: once, not per block
     block = max(1, min(rob.draws, BLOCK_ELEMENTS // max(len(rows), 1)))
     solver = "exact (per-tier sort; programme over capacity units or count enumeration)"
     done = 0
@@ -143,12 +145,12 @@ def robustness(
         vals = obj.values(wd, rng)
         if sel.value == "per_hour":
             vals *= base.hours[:, None]
-        if use_greedy:
+        if exact is not None:
             try:
-                counts += many(base, vals).sum(axis=1)
+                counts += exact.counts(vals)
                 continue
             except NotApplicable:
-                use_greedy = False
+                exact = None
         solver = "HiGHS MIP per draw"
         for d in range(vals.shape[1]):
             k = Knapsack(vals[:, d], base.hours, base.capacity, base.max_count, base.group,
