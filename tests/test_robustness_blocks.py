@@ -72,7 +72,9 @@ def _best(values: np.ndarray, k: Knapsack) -> float:
 
 @SETTINGS
 @given(knapsacks())
-def test_each_draw_is_the_exact_optimum_whatever_its_block(case: tuple[Knapsack, np.ndarray]) -> None:
+def test_each_draw_is_the_exact_optimum_whatever_its_block(
+    case: tuple[Knapsack, np.ndarray],
+) -> None:
     k, values = case
     chosen = many(k, values)
     for j in range(values.shape[1]):
