@@ -93,8 +93,8 @@ def measured(code: str) -> tuple[float, float, str]:
         """
     )
     out = subprocess.run(
-        [sys.executable, "-c", wrapper, code], capture_output=True, text=True, check=True
-    ).stdout
+        [sys.executable, "-c", wrapper, code], stdout=subprocess.PIPE, text=True, check=True
+    ).stdout  # the child's errors go to this process's stderr
     first, _, rest = out.partition("\n")
     secs, rss = first.split()
     return float(secs), float(rss), rest
@@ -134,8 +134,8 @@ def main() -> None:
             if c not in cols:
                 sql = sql.replace("l." + c, "CAST(NULL AS DOUBLE)")
         t0 = time.perf_counter()
-        con = duckdb.connect(config={{"memory_limit": "3GB",  # as keyfolio's default
-                                      "enable_progress_bar": False}})
+        con = duckdb.connect(config={{"memory_limit": "3GB"}})  # as keyfolio's default
+        con.execute("SET enable_progress_bar = false")  # it would write into the timing line
         a = con.execute(sql, {{"lines": str(d / "order_lines.parquet"),
                         "products": str(d / "products.parquet")}}).to_arrow_table()
         c = con.execute({SQL_COSTS!r}, {{"costs": str(d / "costs.parquet"),
