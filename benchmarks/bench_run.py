@@ -15,12 +15,15 @@ the same Parquet files measures, each in its own process (wall time and peak RSS
 * ``facts``: Keyfolio's facts stage alone (Ibis over DuckDB);
 * ``run``: ``keyfolio run`` end to end (every stage, writing the run folder).
 
-Prints a table with seconds, the ratio to the SQL floor and peak memory.
+Prints a table with seconds, the ratio to the SQL floor and peak memory, then the run's
+stage times and each stage's peak RSS (Linux: the peak is reset at every stage start by
+writing 5 to /proc/self/clear_refs and read from VmHWM in /proc/self/status).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import textwrap
@@ -90,8 +93,8 @@ def measured(code: str) -> tuple[float, float, str]:
         """
     )
     out = subprocess.run(
-        [sys.executable, "-c", wrapper, code], capture_output=True, text=True, check=True
-    ).stdout
+        [sys.executable, "-c", wrapper, code], stdout=subprocess.PIPE, text=True, check=True
+    ).stdout  # the child's errors go to this process's stderr
     first, _, rest = out.partition("\n")
     secs, rss = first.split()
     return float(secs), float(rss), rest
@@ -132,6 +135,7 @@ def main() -> None:
                 sql = sql.replace("l." + c, "CAST(NULL AS DOUBLE)")
         t0 = time.perf_counter()
         con = duckdb.connect(config={{"memory_limit": "3GB"}})  # as keyfolio's default
+        con.execute("SET enable_progress_bar = false")  # it would write into the timing line
         a = con.execute(sql, {{"lines": str(d / "order_lines.parquet"),
                         "products": str(d / "products.parquet")}}).to_arrow_table()
         c = con.execute({SQL_COSTS!r}, {{"costs": str(d / "costs.parquet"),
@@ -155,13 +159,35 @@ def main() -> None:
     )
     run_code = textwrap.dedent(
         f"""
-        import json, time
+        import json, re, time
         from keyfolio.pipeline import RunOptions, run
         from keyfolio.workspace import Workspace
+
+        def hwm():  # the process's peak RSS (MiB) since the last reset
+            status = open("/proc/self/status").read()
+            return int(re.search(r"VmHWM:\\s+(\\d+)", status).group(1)) / 1024
+
+        def reset():  # Linux: writing 5 to clear_refs resets the peak RSS to the current
+            try:
+                with open("/proc/self/clear_refs", "w") as f:
+                    f.write("5")
+            except OSError:
+                pass  # then each figure is the peak so far
+
+        peaks, current = {{}}, ["start"]
+
+        def progress(stage):
+            peaks[current[0]] = max(peaks.get(current[0], 0), hwm())
+            reset()
+            current[0] = stage
+
         t0 = time.perf_counter()
-        r = run(Workspace.open({str(ws)!r}), RunOptions(robustness_draws={args.draws!r}))
+        r = run(Workspace.open({str(ws)!r}),
+                RunOptions(robustness_draws={args.draws!r}, progress=progress))
+        progress("end")
         print("COMPUTE", time.perf_counter() - t0)
         print("TIMINGS", json.dumps(r.meta["timings_s"]))
+        print("PEAKS", json.dumps({{k: round(v) for k, v in peaks.items() if k != "end"}}))
         """
     )
     # per measurement: best process wall time, best in-process compute time, peak RSS
@@ -170,11 +196,13 @@ def main() -> None:
     for _ in range(args.repeat):
         for name, code in (("sql", sql_code), ("facts", facts_code), ("run", run_code)):
             secs, rss, out = measured(code)
-            # DuckDB's progress bar may share the line (it ends in a carriage return)
-            lines = [x.rsplit("\r", 1)[-1] for x in out.splitlines() if "COMPUTE" in x]
+            lines = [x[x.index("COMPUTE ") :] for x in out.splitlines() if "COMPUTE " in x]
             if not lines:
                 raise SystemExit(f"{name}: no timing in its output:\n{out}")
-            compute = float(lines[0].split("COMPUTE", 1)[1].split()[0])
+            compute = float(lines[0].split()[1])
+            for x in out.splitlines():  # resetting the peak per stage hides it from rusage
+                if x.startswith("PEAKS "):
+                    rss = max(rss, *json.loads(x.removeprefix("PEAKS ")).values())
             best = results.setdefault(name, [secs, compute, rss])
             if compute <= best[1]:
                 best[1] = compute
@@ -188,6 +216,8 @@ def main() -> None:
     for line in stage_times.splitlines():
         if line.startswith("TIMINGS "):
             print("run stages (s):", line.removeprefix("TIMINGS "))
+        if line.startswith("PEAKS "):
+            print("run stages, peak RSS (MiB):", line.removeprefix("PEAKS "))
 
 
 if __name__ == "__main__":

@@ -269,11 +269,11 @@ def score_portfolio(
         scored.extend(cs)
     excl = [c for c in scored if c.rule == "exclude"]
     not_assessed = np.zeros(n, dtype=bool)
-    on: list[list[str]] = [[] for _ in range(n)]
+    on: dict[int, list[str]] = {}  # only the accounts missing one: not a list per account
     for c in excl:
         not_assessed |= c.missing
-        for i in np.flatnonzero(c.missing):
-            on[i].append(c.criterion.name)
+        for i in np.flatnonzero(c.missing).tolist():
+            on.setdefault(i, []).append(c.criterion.name)
     flat = [g for g in GROUPS if _uninformative(totals[g][fit_on])]
     for g in flat:
         other = "attractiveness" if g == "strength" else "strength"
@@ -293,7 +293,7 @@ def score_portfolio(
         attractiveness=totals["attractiveness"],
         strength=totals["strength"],
         not_assessed=not_assessed,
-        not_assessed_on=[";".join(x) for x in on],
+        not_assessed_on=[";".join(on[i]) if i in on else "" for i in range(n)],
         assessors_disagree=disagree,
         uninformative=flat,
         warnings=warnings,

@@ -45,7 +45,7 @@ def _with_groups(table: pd.DataFrame, portfolio: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass
 class Source:
-    raw: np.ndarray  # object array (float array for float columns)
+    raw: np.ndarray  # object array (float array for float columns, assessments, feedback)
     numeric: np.ndarray | None  # float array (NaN = missing) when numeric
     lo: np.ndarray | None = None  # assessments: min / max raw per account
     hi: np.ndarray | None = None
@@ -116,7 +116,7 @@ def assessment_source(
             rows = rows.sort_values("date", kind="stable")
         last = rows.groupby("account_id")["_v"].last()
         vals = ids.map(last).astype(float).to_numpy()
-        return Source(vals.astype(object), vals)
+        return Source(vals, vals)  # a float array: 8 bytes an account, not a Python float
     g = rows.groupby("account_id")["_v"]
     agg = pd.DataFrame(
         {"mean": g.mean(), "sd": g.std(ddof=1), "n": g.size(), "lo": g.min(), "hi": g.max()}
@@ -124,7 +124,7 @@ def assessment_source(
     aligned = agg.reindex(ids)
     mean = aligned["mean"].to_numpy(dtype=float)
     return Source(
-        mean.astype(object),
+        mean,  # a float array (NaN = not assessed), as for float columns
         mean,
         lo=aligned["lo"].to_numpy(dtype=float),
         hi=aligned["hi"].to_numpy(dtype=float),

@@ -21,6 +21,7 @@ is (n, D) and so is the result.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from fractions import Fraction
 from itertools import product
 
@@ -34,15 +35,38 @@ class NotApplicable(Exception):
     """This exact method does not apply to the instance (caps, counts or size)."""
 
 
+def top_stable(values: np.ndarray, b: int) -> np.ndarray:
+    """The positions of the ``b`` largest values of each column of ``values`` (m, D), best
+    first, ties in position order: the same as ``np.argsort(-values, axis=0,
+    kind="stable")[:b]``, but a partition (linear) and a sort of the ``b`` chosen instead of
+    a sort of all ``m`` rows (a draw picks a few thousand key accounts out of a million).
+    NaN values (which the sort puts last) take the full sort."""
+    m, d = values.shape
+    if b >= m or b == 0 or np.isnan(values).any():
+        return np.argsort(-values, axis=0, kind="stable")[:b]
+    vt = np.ascontiguousarray(values.T)  # (D, m): one draw per row, contiguous
+    t = np.partition(vt, m - b, axis=1)[:, m - b, None]  # the b-th largest of each draw
+    take = vt >= t  # all above the threshold and every tie at it
+    over = np.flatnonzero(take.sum(axis=1) > b)  # draws with more ties than places left
+    if len(over):
+        eq = vt[over] == t[over]
+        room = b - (vt[over] > t[over]).sum(axis=1)
+        take[over] &= ~eq | (np.cumsum(eq, axis=1) <= room[:, None])  # the first ties only
+    cols = np.nonzero(take)[1].reshape(d, b)  # per draw, in position order
+    best = np.argsort(-np.take_along_axis(vt, cols, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(cols, best, axis=1).T
+
+
 def _sorted_class(values: np.ndarray, idx: np.ndarray, b: int) -> tuple[np.ndarray, np.ndarray]:
     """The best ``b`` of the rows ``idx`` per column, best first (stable: ties keep the
     candidates' order): their indices (b, D) and the prefix sums (b + 1, D)."""
     d = values.shape[1]
     if b == 0:
         return np.zeros((0, d), dtype=np.int64), np.zeros((1, d))
-    order = np.argsort(-values[idx], axis=0, kind="stable")[:b]
+    sub = values[idx]
+    order = top_stable(sub, b)
     top = idx[order]
-    tv = np.take_along_axis(values[idx], order, axis=0)
+    tv = np.take_along_axis(sub, order, axis=0)
     return top, np.vstack([np.zeros((1, d)), np.cumsum(tv, axis=0)])
 
 
@@ -58,49 +82,96 @@ def _choose(n: int, parts: list[np.ndarray], counts: list[np.ndarray]) -> np.nda
     return chosen
 
 
+def counted(n: int, parts: list[np.ndarray], counts: list[np.ndarray]) -> np.ndarray:
+    """Per row, in how many columns :func:`_choose` would choose it."""
+    out = np.zeros(n, dtype=np.int64)
+    for top, k in zip(parts, counts, strict=True):
+        if len(top):
+            rr, cc = np.nonzero(np.arange(len(top))[:, None] < k[None, :])
+            out += np.bincount(top[rr, cc], minlength=n)
+    return out
+
+
 # -- dynamic programme over capacity units --------------------------------------------------
 def capacity_units(hours: np.ndarray, capacity: float) -> tuple[np.ndarray, int] | None:
     """Hours and capacity in units of the hours' greatest common divisor (hours that are
     fractions with a denominator up to 100, e.g. 2.5 or 1/3); None when they are not, or
     when the capacity in units is not a finite number."""
-    frac = [Fraction(float(h)).limit_denominator(100) for h in np.unique(hours)]
-    if any(abs(float(f) - float(h)) > 1e-9 for f, h in zip(frac, np.unique(hours), strict=True)):
+    uniq, inverse = np.unique(hours, return_inverse=True)
+    frac = [Fraction(float(h)).limit_denominator(100) for h in uniq]
+    if any(abs(float(f) - float(h)) > 1e-9 for f, h in zip(frac, uniq, strict=True)):
         return None
     scale = math.lcm(*(f.denominator for f in frac)) if frac else 1
     ints = [int(f * scale) for f in frac]
     g = math.gcd(*ints) if any(ints) else 1
-    unit = {float(h): i // g for h, i in zip(np.unique(hours), ints, strict=True)}
-    units = np.array([unit[float(h)] for h in hours], dtype=np.int64)
+    units = np.array([i // g for i in ints], dtype=np.int64)[inverse.reshape(-1)]
     cap = capacity * scale / g + 1e-9
     if not math.isfinite(cap):  # beyond any programme (a capacity near 1.8e308 h)
         return None
     return units, int(math.floor(cap))
 
 
-def dp_many(values: np.ndarray, hours: np.ndarray, capacity: float) -> np.ndarray:
-    """Exact optimum of ``max sum v x`` s.t. ``sum h x <= capacity`` for each column of
-    ``values`` (n, D); returns chosen (n, D) bool. Raises :class:`NotApplicable` when the
+@dataclass(frozen=True)
+class DPPlan:
+    """What the programme needs besides the values, the same for every draw: the hour
+    classes in capacity units (largest first), each class's rows and how many can fit."""
+
+    n: int
+    cap: int
+    classes: list[int]
+    rows: list[np.ndarray]
+    bounds: list[int]
+    step: int  # draws per programme evaluation (DP_LIMIT)
+
+
+def dp_plan(hours: np.ndarray, capacity: float) -> DPPlan:
+    """The programme's plan for ``hours`` and ``capacity``; :class:`NotApplicable` when the
     hours are not multiples of a common unit or the programme would be too large."""
-    n, d = values.shape
     conv = capacity_units(hours, capacity)
     if conv is None:
         raise NotApplicable("hours are not multiples of a common unit")
     units, cap = conv
-    classes = sorted(set(units.tolist()), reverse=True)
-    bounds = {u: len(np.flatnonzero(units == u)) if u == 0 else min(int((units == u).sum()),
-              cap // u) for u in classes}  # fmt: skip
-    per_draw = (cap + 1) * max(sum(bounds.values()), 1)
+    classes = sorted(set(np.unique(units).tolist()), reverse=True)
+    rows = [np.flatnonzero(units == u) for u in classes]
+    bounds = [len(r) if u == 0 else min(len(r), cap // u) for u, r in zip(classes, rows,
+              strict=True)]  # fmt: skip
+    per_draw = (cap + 1) * max(sum(bounds), 1)
     if per_draw > DP_LIMIT:
         raise NotApplicable("capacity units x accounts too large for the programme")
-    step = max(1, DP_LIMIT // per_draw)
-    if d > step:  # several draws: in blocks that keep the work per block bounded
-        return np.hstack(
-            [dp_many(values[:, j : j + step], hours, capacity) for j in range(0, d, step)]
-        )
+    return DPPlan(len(hours), cap, classes, rows, bounds, max(1, DP_LIMIT // per_draw))
+
+
+def dp_many(
+    values: np.ndarray, hours: np.ndarray, capacity: float, plan: DPPlan | None = None
+) -> np.ndarray:
+    """Exact optimum of ``max sum v x`` s.t. ``sum h x <= capacity`` for each column of
+    ``values`` (n, D); returns chosen (n, D) bool. Raises :class:`NotApplicable` when the
+    hours are not multiples of a common unit or the programme would be too large.
+    ``plan``: :func:`dp_plan` of the same hours and capacity, made once for many calls."""
+    plan = plan or dp_plan(hours, capacity)
+    d = values.shape[1]
+    return np.hstack(
+        [_choose(plan.n, *_dp_pick(values[:, j : j + plan.step], plan))
+         for j in range(0, d, plan.step)] or [np.zeros((plan.n, 0), dtype=bool)]
+    )  # fmt: skip
+
+
+def dp_counts(values: np.ndarray, plan: DPPlan) -> np.ndarray:
+    """For each row, in how many columns of ``values`` the optimum chooses it (the
+    robustness draws' tally, without the (n, D) choice)."""
+    out = np.zeros(plan.n, dtype=np.int64)
+    for j in range(0, values.shape[1], plan.step):
+        out += counted(plan.n, *_dp_pick(values[:, j : j + plan.step], plan))
+    return out
+
+
+def _dp_pick(values: np.ndarray, plan: DPPlan) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each class's best rows per column and how many of them the optimum takes."""
+    d, cap, classes = values.shape[1], plan.cap, plan.classes
     best = np.zeros((cap + 1, d))  # best[c] = best value within c units, classes so far
     parts, args = [], []
-    for u in classes:
-        top, prefix = _sorted_class(values, np.flatnonzero(units == u), bounds[u])
+    for u, idx, bound in zip(classes, plan.rows, plan.bounds, strict=True):
+        top, prefix = _sorted_class(values, idx, bound)
         parts.append(top)
         arg = np.zeros((cap + 1, d), dtype=np.int32)
         if u == 0:  # costs nothing: the best prefix, whatever the capacity
@@ -109,7 +180,7 @@ def dp_many(values: np.ndarray, hours: np.ndarray, capacity: float) -> np.ndarra
             arg[:] = k
         else:
             new = best.copy()
-            for k in range(1, bounds[u] + 1):
+            for k in range(1, bound + 1):
                 s = k * u
                 cand = best[: cap + 1 - s] + prefix[k]
                 better = cand > new[s:]  # strict: among equal totals, fewer of this class
@@ -124,7 +195,7 @@ def dp_many(values: np.ndarray, hours: np.ndarray, capacity: float) -> np.ndarra
         k = args[j][c, cols].astype(np.int64)
         counts[j] = k
         c = c - k * classes[j]
-    return _choose(n, parts, counts)
+    return parts, counts
 
 
 # -- enumeration of the counts ---------------------------------------------------------------

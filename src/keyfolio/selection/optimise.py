@@ -27,7 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from keyfolio.selection.exact import NotApplicable, dp_many, greedy_many
+from keyfolio.selection.exact import (
+    DPPlan,
+    NotApplicable,
+    dp_counts,
+    dp_many,
+    dp_plan,
+    greedy_many,
+)
 
 
 @dataclass
@@ -244,17 +251,42 @@ def solve_exact(p: Knapsack) -> Solution:
     return Solution(chosen, float(p.value[chosen].sum()), "Optimal", 0.0, solver, sec)
 
 
+class Many:
+    """Exact optima of one knapsack's constraints for many objective vectors (the robustness
+    draws); ``p.value`` is ignored. What does not depend on the values (the programme's hour
+    classes and their rows) is made once. :class:`NotApplicable` with per-group caps."""
+
+    def __init__(self, p: Knapsack) -> None:
+        if p.has_group_caps:
+            raise NotApplicable("per-group capacity caps")
+        self.p = p
+        self.plan: DPPlan | None = None
+        if p.capacity is not None and p.max_count is None:
+            try:
+                self.plan = dp_plan(p.hours, p.capacity)
+            except NotApplicable:
+                pass
+
+    def chosen(self, values: np.ndarray) -> np.ndarray:
+        """(n, D) bool: the optimum of each column of ``values``; :class:`NotApplicable`
+        when no exact method fits."""
+        p = self.p
+        if self.plan is not None:
+            assert p.capacity is not None
+            return dp_many(values, p.hours, p.capacity, self.plan)
+        return greedy_many(values, p.hours, p.capacity, p.max_count)
+
+    def counts(self, values: np.ndarray) -> np.ndarray:
+        """(n,): in how many columns of ``values`` each row is chosen."""
+        if self.plan is not None:
+            return dp_counts(values, self.plan)
+        return self.chosen(values).sum(axis=1)
+
+
 def many(p: Knapsack, values: np.ndarray) -> np.ndarray:
-    """Exact optima for each column of ``values`` (n, D) (robustness draws; ``p.value`` is
-    ignored); :class:`NotApplicable` with per-group caps or when no exact method fits."""
-    if p.has_group_caps:
-        raise NotApplicable("per-group capacity caps")
-    if p.capacity is not None and p.max_count is None:
-        try:
-            return dp_many(values, p.hours, p.capacity)
-        except NotApplicable:
-            pass
-    return greedy_many(values, p.hours, p.capacity, p.max_count)
+    """Exact optima for each column of ``values`` (n, D) (``p.value`` is ignored);
+    :class:`NotApplicable` with per-group caps or when no exact method fits."""
+    return Many(p).chosen(values)
 
 
 def solve(p: Knapsack, *, time_limit: float = 30.0, mip_rel_gap: float = 1e-4) -> Solution:

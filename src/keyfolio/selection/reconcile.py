@@ -158,16 +158,20 @@ def reconcile(portfolio: pd.DataFrame, declared: pd.DataFrame | None) -> Reconci
         ],
         columns=COLUMNS["overlap"],
     )  # fmt: skip
-    per_acc = d.groupby("account_id")["list_name"].agg(lambda s: ", ".join(sorted(set(s))))
+    on_lists: dict[str, set[str]] = {}
+    for a, name in zip(d["account_id"], d["list_name"], strict=True):
+        on_lists.setdefault(a, set()).add(name)
     n_lists = d.groupby("account_id")["list_name"].nunique()
-    info = portfolio.assign(account_id=ids).set_index("account_id")
+    # only the columns read below: a copy of the whole portfolio is gigabytes at 1M accounts
+    shown = [c for c in ("name", "reasons") if c in portfolio.columns]
+    info = portfolio[shown].set_axis(ids.to_numpy(), axis=0)
     fail_ids = [a for a in n_lists.index if n_lists[a] >= 2 and a not in key]
     failing = pd.DataFrame(
         {
             "account_id": fail_ids,
             "name": [_get(info, a, "name") for a in fail_ids],
             "n_lists": [int(n_lists[a]) for a in fail_ids],
-            "lists": [per_acc[a] for a in fail_ids],
+            "lists": [", ".join(sorted(on_lists[a])) for a in fail_ids],
             "reasons": [
                 _get(info, a, "reasons") if a in known else "not in the portfolio (unknown id)"
                 for a in fail_ids
@@ -175,17 +179,20 @@ def reconcile(portfolio: pd.DataFrame, declared: pd.DataFrame | None) -> Reconci
         }
     ).sort_values(["n_lists", "account_id"], ascending=[False, True], ignore_index=True)
     named = set(d["account_id"])
-    un = portfolio[portfolio["is_key"].astype(bool) & ~ids.isin(named)]
-    unlisted = un.assign(account_id=un["account_id"].astype(str))[
-        ["account_id", "name", "quadrant", "decision", "reasons"]
-    ].reset_index(drop=True)
+    un = portfolio.loc[
+        portfolio["is_key"].astype(bool) & ~ids.isin(named),
+        ["account_id", "name", "quadrant", "decision", "reasons"],
+    ]
+    unlisted = un.assign(account_id=un["account_id"].astype(str)).reset_index(drop=True)
     return Reconciliation(lists, overlap, failing, unlisted, list_economics(portfolio, sets))
 
 
 def list_economics(portfolio: pd.DataFrame, lists: dict[str, set[str]]) -> pd.DataFrame:
     """Per list (the definition's first, then the declared ones): the selectable accounts on
     it against the rest, side by side."""
-    pf = portfolio
+    needed = ["account_id", "is_key", "selectable", "revenue", "contribution_margin",
+              "cost_to_serve", "net_contribution"]  # fmt: skip
+    pf = portfolio[[c for c in needed if c in portfolio.columns]]  # not every column, per side
     if "selectable" in pf.columns:
         pf = pf[pf["selectable"].fillna(False).astype(bool)]
     ids = pf["account_id"].astype(str)

@@ -32,7 +32,7 @@ import numpy as np
 from keyfolio.policy import RobustnessPolicy, SelectionPolicy
 from keyfolio.scoring import Scores
 from keyfolio.selection.exact import NotApplicable
-from keyfolio.selection.optimise import Knapsack, many, solve_mip
+from keyfolio.selection.optimise import Knapsack, Many, solve_mip
 
 BLOCK_ELEMENTS = 4_000_000  # accounts x draws evaluated at once
 
@@ -47,25 +47,38 @@ class Robustness:
     warnings: list[str]
 
 
-def _perturbed_values(
-    scores: Scores, group: str, rows: np.ndarray, w_draws: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
-    """Objective of ``rows`` under each weight draw (len(rows), D), with assessment scores
-    redrawn within the assessors' spread."""
-    crits = scores.group(group)
-    s = np.column_stack([c.score[rows] for c in crits]) if crits else np.zeros((len(rows), 0))
-    vals = s @ w_draws
-    for j, c in enumerate(crits):
-        if c.spread_lo is None or c.spread_hi is None:
-            continue
-        lo, hi = c.spread_lo[rows], c.spread_hi[rows]
-        spread = np.flatnonzero(hi - lo > 1e-12)
-        if len(spread) == 0:
-            continue
-        u = rng.random((len(spread), w_draws.shape[1]))
-        drawn = lo[spread, None] + u * (hi - lo)[spread, None]
-        vals[spread] += (drawn - s[spread, j, None]) * w_draws[j][None, :]
-    return vals
+@dataclass
+class _Objective:
+    """What does not change between draws: the free rows' criterion scores (n, k) and, per
+    criterion with assessors who differ, the rows that spread, their low end and width."""
+
+    s: np.ndarray
+    spread: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]  # (j, rows, lo, hi - lo)
+
+    @classmethod
+    def of(cls, scores: Scores, group: str, rows: np.ndarray) -> _Objective:
+        crits = scores.group(group)
+        s = np.column_stack([c.score[rows] for c in crits]) if crits else np.zeros((len(rows), 0))
+        spread = []
+        for j, c in enumerate(crits):
+            if c.spread_lo is None or c.spread_hi is None:
+                continue
+            lo, hi = c.spread_lo[rows], c.spread_hi[rows]
+            at = np.flatnonzero(hi - lo > 1e-12)
+            if len(at):
+                spread.append((j, at, lo[at], (hi - lo)[at]))
+        return cls(s, spread)
+
+    def values(self, w_draws: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Objective of the rows under each weight draw (n, D), with assessment scores
+        redrawn within the assessors' spread (the generator's stream: one (rows, D) block
+        of uniforms per spreading criterion, in policy order)."""
+        vals = self.s @ w_draws
+        for j, at, lo, width in self.spread:
+            u = rng.random((len(at), w_draws.shape[1]))
+            drawn = lo[:, None] + u * width[:, None]
+            vals[at] += (drawn - self.s[at, j, None]) * w_draws[j][None, :]
+        return vals
 
 
 def robustness(
@@ -113,7 +126,10 @@ def robustness(
         max_count=remaining.max_count, group=None if group is None else group[rows],
         group_capacity=remaining.group_capacity,
     )  # fmt: skip
-    use_greedy = not (group is not None and remaining.group_capacity)
+    obj = _Objective.of(scores, objective, rows)
+    exact: Many | None = None
+    if not (group is not None and remaining.group_capacity):
+        exact = Many(base)  # the hour classes and their rows: once, not per block
     block = max(1, min(rob.draws, BLOCK_ELEMENTS // max(len(rows), 1)))
     solver = "exact (per-tier sort; programme over capacity units or count enumeration)"
     done = 0
@@ -126,15 +142,15 @@ def robustness(
             break
         wd = w_all[:, start : start + block]
         done += wd.shape[1]
-        vals = _perturbed_values(scores, objective, rows, wd, rng)
+        vals = obj.values(wd, rng)
         if sel.value == "per_hour":
             vals *= base.hours[:, None]
-        if use_greedy:
+        if exact is not None:
             try:
-                counts += many(base, vals).sum(axis=1)
+                counts += exact.counts(vals)
                 continue
             except NotApplicable:
-                use_greedy = False
+                exact = None
         solver = "HiGHS MIP per draw"
         for d in range(vals.shape[1]):
             k = Knapsack(vals[:, d], base.hours, base.capacity, base.max_count, base.group,
