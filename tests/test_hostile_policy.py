@@ -364,7 +364,11 @@ def _walk(tp: Any, path: str) -> Iterator[tuple[str, type]]:
     elif origin is list:
         yield from _walk(args[0], f"{path}[0]")
     elif origin is dict:
-        yield from _walk(args[1], f"{path}.{SAMPLE_KEYS[path.rsplit('.', 1)[-1]]}")
+        key = path.rsplit(".", 1)[-1]
+        found = list(_walk(args[1], f"{path}.{SAMPLE_KEYS.get(key, '?')}"))
+        if found and key not in SAMPLE_KEYS:  # a new table of numbers needs a sample key
+            raise KeyError(f"SAMPLE_KEYS has no key for the numbers in {path}")
+        yield from found
 
 
 def _numbers(model: type[BaseModel], prefix: str = "") -> Iterator[tuple[str, type]]:
