@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.testclient import TestClient
 
-from keyfolio import pipeline, runs
+from keyfolio import runs
 from keyfolio.db import close_db, history
 from keyfolio.db.engine import ENV_VAR
 from keyfolio.db.models import ROLES
@@ -25,9 +22,7 @@ from keyfolio.web.app import allowed_roles, api_routes
 from keyfolio.web.deps import CsrfSession, roles
 from keyfolio.web.ratelimit import LoginLimiter
 from keyfolio.workspace import Workspace
-
-PASSWORD = "correct horse battery"
-EVIL = "<script>alert('x')</script> & Sons"
+from webclient import EVIL, PASSWORD, csrf_of, login, web_workspace
 
 
 @pytest.fixture(scope="module")
@@ -35,17 +30,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     """A sample workspace whose account names carry HTML, with one run, and a user per role."""
     mp = pytest.MonkeyPatch()
     mp.delenv(ENV_VAR, raising=False)
-    root = tmp_path_factory.mktemp("web") / "ws"
-    make_sample(root, accounts=200, lines=8000, seed=3)
-    accounts = root / "data" / "accounts.parquet"
-    table = pq.read_table(accounts)
-    names = pa.array([f"{EVIL} {i}" for i in range(table.num_rows)], type=pa.string())
-    index = table.schema.get_field_index("name")
-    pq.write_table(table.set_column(index, table.schema.field(index), names), accounts)
-    ws = Workspace.open(root)
-    pipeline.run(ws)
-    for role in ROLES:
-        add_user(ws, f"{role}@example.com", role, PASSWORD, "setup")
+    ws = web_workspace(tmp_path_factory.mktemp("web") / "ws")
     yield ws
     close_db(ws)
     mp.undo()
@@ -60,23 +45,6 @@ def app(workspace: Workspace) -> FastAPI:
 def client(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app, base_url="https://testserver") as c:
         yield c
-
-
-def csrf_of(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, html
-    return found.group(1)
-
-
-def login(client: TestClient, email: str, password: str = PASSWORD, **headers: str):
-    form = client.get("/login")
-    assert form.status_code == 200
-    return client.post(
-        "/login",
-        data={"email": email, "password": password, "csrf_token": csrf_of(form.text)},
-        headers=headers,
-        follow_redirects=False,
-    )
 
 
 def test_login_rotates_the_session_and_logout_ends_it(client: TestClient) -> None:
