@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from keyfolio.ids import isin
 from keyfolio.pipeline.facts import Facts, add_months
 from keyfolio.ratios import per
 
@@ -214,7 +215,7 @@ def _roll_up_groups(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         for c in df.columns
         if c in SUM_COLUMNS or c == "margin_since" or c.startswith(("cts_", "revenue_w"))
     ]
-    head_mask = df["account_id"].isin(heads)
+    head_mask = isin(df["account_id"], heads)
     fam_key = df["group_id"].fillna(df["account_id"])
     family = df[head_mask | df["in_group"]].copy()
     family["_fam"] = fam_key[family.index]

@@ -15,6 +15,7 @@ import pandas as pd
 
 from keyfolio import runs
 from keyfolio.errors import RuleError
+from keyfolio.ids import isin
 from keyfolio.overrides import Override
 from keyfolio.policy import Policy
 from keyfolio.scoring import CONTRIBUTION_COLUMNS, Scores
@@ -37,10 +38,10 @@ def targets(portfolio: pd.DataFrame, declared: pd.DataFrame | None) -> pd.Series
         flag |= raw.astype(object).map(lambda v: str(v).strip().lower() in TRUE).astype(bool)
     if declared is not None and len(declared):
         named = declared.loc[declared["list_name"].astype(str) == TARGETS, "account_id"]
-        flag |= ids.isin(set(named.astype(str)))
+        flag |= isin(ids, named.astype(str))
     if "group_id" in portfolio.columns:
         heads = set(portfolio.loc[flag & portfolio["group_id"].notna(), "group_id"].astype(str))
-        flag |= ids.isin(heads)
+        flag |= isin(ids, heads)
     return flag.rename("is_target")
 
 

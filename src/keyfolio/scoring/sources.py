@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from keyfolio.errors import PolicyError
+from keyfolio.ids import isin
 from keyfolio.policy import Criterion
 
 VALUE_METRICS = frozenset({"clv", "roci", "profit_potential", "p_alive"})
@@ -19,27 +20,27 @@ def account_ids(portfolio: pd.DataFrame) -> pd.Series:
     return portfolio["account_id"].astype(str)
 
 
-def _member_to_group(portfolio: pd.DataFrame) -> dict[str, str]:
-    """Member account id → its group id, so that member judgements count for the group."""
+def _member_to_group(portfolio: pd.DataFrame) -> pd.Series:
+    """Member account id (index) → its group id, so that member judgements count for the
+    group."""
     if "group_id" not in portfolio.columns:
-        return {}
-    members = portfolio[portfolio["group_id"].notna()]
+        return pd.Series([], dtype=str)
+    m = portfolio["group_id"].notna().to_numpy()
     if "in_group" in portfolio.columns:
-        members = members[members["in_group"].fillna(False).astype(bool)]
-    ids, groups = members["account_id"].astype(str), members["group_id"].astype(str)
-    return dict(zip(ids, groups, strict=True))
+        m = m & portfolio["in_group"].fillna(False).astype(bool).to_numpy()
+    ids = portfolio["account_id"].to_numpy()[m].astype(str)
+    return pd.Series(portfolio["group_id"].to_numpy()[m].astype(str), index=ids)
 
 
 def _with_groups(table: pd.DataFrame, portfolio: pd.DataFrame) -> pd.DataFrame:
     m2g = _member_to_group(portfolio)
-    if not m2g:
+    if not len(m2g):
         return table
     ids = table["account_id"].astype(str)
-    extra = table[ids.isin(m2g)].copy()
+    extra = table[isin(ids, m2g.index)].copy()
     extra["account_id"] = extra["account_id"].astype(str).map(m2g)
     # a group's own rows win: only add member rows for groups with no direct rows
-    have = set(ids)
-    extra = extra[~extra["account_id"].isin(have)]
+    extra = extra[~isin(extra["account_id"], ids)]
     return pd.concat([table, extra], ignore_index=True)
 
 

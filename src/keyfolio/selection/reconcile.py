@@ -28,8 +28,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import combinations
 
+import numpy as np
 import pandas as pd
 
+from keyfolio.ids import isin
 from keyfolio.ratios import per
 
 DEFINITION = "definition"
@@ -117,19 +119,19 @@ def reconcile(portfolio: pd.DataFrame, declared: pd.DataFrame | None) -> Reconci
             list_economics(portfolio, {}),
         )  # fmt: skip
     ids = portfolio["account_id"].astype(str)
-    to_group: dict[str, str] = {}
-    if "group_id" in portfolio.columns:
-        m = portfolio["group_id"].notna()
-        if "in_group" in portfolio.columns:
-            m &= portfolio["in_group"].fillna(False).astype(bool)
-        to_group = dict(zip(ids[m], portfolio.loc[m, "group_id"].astype(str), strict=True))
     d = pd.DataFrame(
         {
-            "list_name": declared["list_name"].astype(str),
-            "account_id": declared["account_id"].astype(str),
+            "list_name": declared["list_name"].astype(str).to_numpy(),
+            "account_id": declared["account_id"].astype(str).to_numpy(),
         }
     )
-    d["account_id"] = d["account_id"].map(lambda a: to_group.get(a, a))
+    if "group_id" in portfolio.columns:  # a member on a list counts for its group
+        m = portfolio["group_id"].notna().to_numpy()
+        if "in_group" in portfolio.columns:
+            m = m & portfolio["in_group"].fillna(False).astype(bool).to_numpy()
+        to_group = pd.Series(portfolio["group_id"].to_numpy()[m].astype(str),
+                             index=ids.to_numpy()[m])  # fmt: skip
+        d["account_id"] = d["account_id"].map(to_group).fillna(d["account_id"])
     d = d.drop_duplicates()
     known = set(ids)
     key = set(ids[portfolio["is_key"].astype(bool).to_numpy()])
@@ -158,29 +160,25 @@ def reconcile(portfolio: pd.DataFrame, declared: pd.DataFrame | None) -> Reconci
         ],
         columns=COLUMNS["overlap"],
     )  # fmt: skip
-    on_lists: dict[str, set[str]] = {}
-    for a, name in zip(d["account_id"], d["list_name"], strict=True):
-        on_lists.setdefault(a, set()).add(name)
-    n_lists = d.groupby("account_id")["list_name"].nunique()
-    # only the columns read below: a copy of the whole portfolio is gigabytes at 1M accounts
-    shown = [c for c in ("name", "reasons") if c in portfolio.columns]
-    info = portfolio[shown].set_axis(ids.to_numpy(), axis=0)
-    fail_ids = [a for a in n_lists.index if n_lists[a] >= 2 and a not in key]
+    # on two lists or more but not key: the lists' names in order, one row per account
+    n_lists = d.groupby("account_id", sort=True)["list_name"].nunique()
+    fail = n_lists[(n_lists >= 2).to_numpy() & ~isin(n_lists.index, key)]
+    fail_ids = fail.index.astype(str)
+    on_lists = _joined(d[isin(d["account_id"], fail_ids)])
     failing = pd.DataFrame(
         {
-            "account_id": fail_ids,
-            "name": [_get(info, a, "name") for a in fail_ids],
-            "n_lists": [int(n_lists[a]) for a in fail_ids],
-            "lists": [", ".join(sorted(on_lists[a])) for a in fail_ids],
+            "account_id": list(fail_ids),
+            "name": _shown(portfolio, ids, "name", fail_ids),
+            "n_lists": fail.to_numpy().astype(int).tolist(),
+            "lists": on_lists.reindex(fail_ids).tolist(),
             "reasons": [
-                _get(info, a, "reasons") if a in known else "not in the portfolio (unknown id)"
-                for a in fail_ids
-            ],
+                r if a in known else "not in the portfolio (unknown id)"
+                for a, r in zip(fail_ids, _shown(portfolio, ids, "reasons", fail_ids), strict=True)
+            ],  # fmt: skip
         }
     ).sort_values(["n_lists", "account_id"], ascending=[False, True], ignore_index=True)
-    named = set(d["account_id"])
     un = portfolio.loc[
-        portfolio["is_key"].astype(bool) & ~ids.isin(named),
+        portfolio["is_key"].astype(bool).to_numpy() & ~isin(ids, d["account_id"]),
         ["account_id", "name", "quadrant", "decision", "reasons"],
     ]
     unlisted = un.assign(account_id=un["account_id"].astype(str)).reset_index(drop=True)
@@ -199,7 +197,7 @@ def list_economics(portfolio: pd.DataFrame, lists: dict[str, set[str]]) -> pd.Da
     key = set(ids[pf["is_key"].astype(bool).to_numpy()]) if "is_key" in pf.columns else set()
     rows = []
     for name, members in {DEFINITION: key, **lists}.items():
-        on = ids.isin(members).to_numpy()
+        on = isin(ids, members)
         for side, mask in (("on the list", on), ("the rest", ~on)):
             part = pf[mask]
             rev = _total(part, "revenue")
@@ -226,8 +224,25 @@ def _jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(u) if u else float("nan")
 
 
-def _get(info: pd.DataFrame, a: str, col: str) -> object:
-    if a not in info.index or col not in info.columns:
-        return None
-    v = info.at[a, col]
-    return None if pd.isna(v) else v
+def _joined(d: pd.DataFrame) -> pd.Series:
+    """Per account id (the index), the names of its lists in order, joined by ", " (a
+    concatenation per group in numpy: a Python join per group takes 24 s at 356k accounts)."""
+    d = d.sort_values(["account_id", "list_name"])
+    acc = d["account_id"].to_numpy(dtype=object)
+    name = d["list_name"].to_numpy(dtype=object)
+    if not len(acc):
+        return pd.Series([], dtype=object)
+    first = np.r_[True, acc[1:] != acc[:-1]]
+    starts = np.flatnonzero(first)
+    pieces = np.where(first, name, ", " + name)
+    return pd.Series(np.add.reduceat(pieces, starts), index=acc[starts])
+
+
+def _shown(portfolio: pd.DataFrame, ids: pd.Series, col: str, of: pd.Index) -> list[object]:
+    """A portfolio column's values for the accounts ``of`` (None where the id or the value
+    is missing), reading only that column."""
+    if col not in portfolio.columns:
+        return [None] * len(of)
+    at = pd.Index(ids.to_numpy()).get_indexer(of)
+    vals = portfolio[col].to_numpy(dtype=object)
+    return [None if i < 0 or pd.isna(vals[i]) else vals[i] for i in at]

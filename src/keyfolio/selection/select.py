@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from keyfolio.errors import PolicyError
+from keyfolio.ids import isin
 from keyfolio.overrides import Override
 from keyfolio.policy import Policy
 from keyfolio.scoring import Scores
@@ -114,7 +115,7 @@ def _prev_key(pf: pd.DataFrame, previous: pd.DataFrame | None) -> np.ndarray:
         return np.zeros(len(pf), dtype=bool)
     prev = previous.assign(account_id=previous["account_id"].astype(str))
     keys = set(prev.loc[prev["is_key"].fillna(False).astype(bool), "account_id"])
-    return pf["account_id"].isin(keys).to_numpy()
+    return isin(pf["account_id"], keys)
 
 
 def select(
