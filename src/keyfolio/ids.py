@@ -16,6 +16,12 @@ import pyarrow.compute as pc
 
 
 def _text(values: pd.Series | pd.Index | Collection[object]) -> pa.Array:
+    if isinstance(values, pd.Series | pd.Index) and pd.api.types.is_string_dtype(values.dtype):
+        try:  # pandas' Arrow-backed text: the same buffers, no Python object per value
+            chunked = pa.chunked_array(pa.array(values.array))
+            return pc.cast(chunked, pa.string()).combine_chunks()
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+            pass
     if isinstance(values, pd.Series | pd.Index):
         arr = pa.array(values.astype(object).where(values.notna(), None), from_pandas=True)
     else:

@@ -234,13 +234,18 @@ class RunWriter:
                 part = df.iloc[lo : lo + WRITE_CHUNK_ROWS]
                 writer.write_table(pa.Table.from_pandas(part, schema=schema, preserve_index=False))
 
-    def frames(self, name: str, parts: Iterable[pd.DataFrame], empty: pd.DataFrame) -> None:
+    def frames(
+        self, name: str, parts: Iterable[pd.DataFrame | pa.Table], empty: pd.DataFrame
+    ) -> None:
         """A long table streamed to Parquet one part (one row group) at a time; ``empty``
         is written when there are no parts."""
         writer: pq.ParquetWriter | None = None
         try:
             for frame in parts:
-                table = pa.Table.from_pandas(frame, preserve_index=False)
+                table = (
+                    frame if isinstance(frame, pa.Table)
+                    else pa.Table.from_pandas(frame, preserve_index=False)
+                )  # fmt: skip
                 if writer is None:
                     writer = pq.ParquetWriter(
                         self.folder / name, table.schema, compression="snappy"

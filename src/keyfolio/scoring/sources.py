@@ -91,8 +91,14 @@ def column_source(portfolio: pd.DataFrame, crit: Criterion) -> Source:
 
 
 def assessment_source(
-    portfolio: pd.DataFrame, crit: Criterion, table: pd.DataFrame | None, kind: str
+    portfolio: pd.DataFrame,
+    crit: Criterion,
+    table: pd.DataFrame | None,
+    kind: str,
+    ids: pd.Index | None = None,
 ) -> Source:
+    """``ids``: the portfolio's account ids as text, made once for every criterion (looking
+    the assessed accounts up in it hashes only them, not the whole portfolio per criterion)."""
     n = len(portfolio)
     key = "criterion" if kind == "assessment" else "metric"
     rows = None
@@ -108,7 +114,7 @@ def assessment_source(
             absent=f"no {what} on {crit.field!r} in this workspace",
         )
     rows = _with_groups(rows, portfolio)
-    ids = account_ids(portfolio)
+    index = ids if ids is not None else pd.Index(account_ids(portfolio))
     vcol = "score" if kind == "assessment" else "value"
     rows = rows.assign(_v=pd.to_numeric(rows[vcol], errors="coerce"),
                        account_id=rows["account_id"].astype(str))  # fmt: skip
@@ -116,19 +122,33 @@ def assessment_source(
         if "date" in rows.columns and rows["date"].notna().any():
             rows = rows.sort_values("date", kind="stable")
         last = rows.groupby("account_id")["_v"].last()
-        vals = ids.map(last).astype(float).to_numpy()
+        vals = _aligned(last.to_frame(), index)["_v"]
         return Source(vals, vals)  # a float array: 8 bytes an account, not a Python float
     g = rows.groupby("account_id")["_v"]
     agg = pd.DataFrame(
         {"mean": g.mean(), "sd": g.std(ddof=1), "n": g.size(), "lo": g.min(), "hi": g.max()}
     )
-    aligned = agg.reindex(ids)
-    mean = aligned["mean"].to_numpy(dtype=float)
+    aligned = _aligned(agg, index)
     return Source(
-        mean,  # a float array (NaN = not assessed), as for float columns
-        mean,
-        lo=aligned["lo"].to_numpy(dtype=float),
-        hi=aligned["hi"].to_numpy(dtype=float),
-        count=aligned["n"].fillna(0).to_numpy(dtype=int),
-        sd=aligned["sd"].to_numpy(dtype=float),
+        aligned["mean"],  # a float array (NaN = not assessed), as for float columns
+        aligned["mean"],
+        lo=aligned["lo"],
+        hi=aligned["hi"],
+        count=np.nan_to_num(aligned["n"]).astype(int),
+        sd=aligned["sd"],
     )
+
+
+def _aligned(agg: pd.DataFrame, ids: pd.Index) -> dict[str, np.ndarray]:
+    """The columns of ``agg`` (indexed by account id) as float arrays in the order of
+    ``ids``, NaN for accounts without a row."""
+    if not ids.is_unique:  # a lookup by position needs one row per id
+        return {c: agg[c].reindex(ids).to_numpy(dtype=float) for c in agg.columns}
+    pos = ids.get_indexer(agg.index)
+    at = pos >= 0
+    out = {}
+    for c in agg.columns:
+        col = np.full(len(ids), np.nan)
+        col[pos[at]] = agg[c].to_numpy(dtype=float)[at]
+        out[str(c)] = col
+    return out

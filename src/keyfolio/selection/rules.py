@@ -129,7 +129,8 @@ def evaluate_rules(
     """
     n = len(portfolio)
     any_match = np.zeros(n, dtype=bool)
-    matched: list[list[str]] = [[] for _ in range(n)]
+    none: list[str] = []  # one list for every row nothing matched (1M lists cost seconds)
+    matched: list[list[str]] = [none] * n
     if not rules:
         return any_match, matched
     columns = [str(c) for c in portfolio.columns]
@@ -140,8 +141,8 @@ def evaluate_rules(
         for text, k, tree in zip(rules, keys, trees, strict=True):
             rows = _run(con, portfolio, tree, _where(text, kind, k))
             any_match[rows] = True
-            for i in rows:
-                matched[i].append(text)
+            for i in rows.tolist():
+                matched[i] = [*matched[i], text]  # a new list: never the shared empty one
     finally:
         con.close()
     return any_match, matched

@@ -41,7 +41,7 @@ class Definition:
     def contributions(self) -> pd.DataFrame:
         """Per account and criterion: raw, score, weight, contribution (built on demand: at
         1M accounts x 17 criteria it is gigabytes, so it is not kept: the run streams
-        :meth:`Scores.contribution_frames` to disk)."""
+        :meth:`Scores.contribution_tables` to disk)."""
         return self.scores.contributions()
 
     @property
@@ -214,8 +214,10 @@ def _annotate(
     pf["decision"] = out.decision
     pf["reasons"] = rs
     pf["flip"] = fs
-    pf["rules"] = ["; ".join([*(f"must: {r}" for r in m), *(f"never: {r}" for r in nv)])
-                   for m, nv in zip(must_rules, never_rules, strict=True)]  # fmt: skip
+    pf["rules"] = [
+        "; ".join([*(f"must: {r}" for r in m), *(f"never: {r}" for r in nv)]) if m or nv else ""
+        for m, nv in zip(must_rules, never_rules, strict=True)
+    ]
     pf["override"] = o_text
     pf["was_key"] = inp.prev_key
     pf["p_key"] = rob.p_key
