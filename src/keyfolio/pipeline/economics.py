@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from keyfolio.ids import isin
 from keyfolio.pipeline.facts import Facts, add_months
@@ -155,22 +156,30 @@ def _merge_wallet(df: pd.DataFrame, wallet: pa.Table | None) -> pd.DataFrame:
 def resolve_groups(df: pd.DataFrame) -> tuple[pd.Series, list[str]]:
     """The ultimate parent of each account (itself when it has none); cycles are broken."""
     warnings: list[str] = []
-    parent = dict(zip(df["account_id"].tolist(), df["parent_id"].tolist(), strict=True))
-    top: dict[str, str] = {}
-    for acc in parent:
+    ids = df["account_id"].tolist()
+    parents = df["parent_id"].tolist()
+    parent = {a: p for a, p in zip(ids, parents, strict=True) if _names_parent(a, p)}
+    top = list(ids)  # most accounts have no parent: only the others are walked
+    for i, acc in enumerate(ids):
+        if acc not in parent:
+            continue
         seen = [acc]
         cur = acc
         while True:
             p = parent.get(cur)
-            if p is None or p is pd.NA or p == "" or p == cur:
+            if p is None:
                 break
             if p in seen:
                 warnings.append(f"parent_id cycle through {p!r}: group roll-up stops there")
                 break
             seen.append(p)
             cur = p
-        top[acc] = cur
-    return df["account_id"].map(top).astype("string"), warnings
+        top[i] = cur
+    return pd.Series(top, index=df.index, dtype="string"), warnings
+
+
+def _names_parent(acc: object, p: object) -> bool:
+    return not (p is None or p is pd.NA or p == "" or p == acc or (isinstance(p, float) and p != p))
 
 
 OWN_COLUMNS = [
@@ -225,14 +234,13 @@ def _roll_up_groups(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     agg["categories_bought"] = "max"  # nor categories (the union is not kept): the widest
     rolled = family.groupby("_fam").agg(agg)
     if "wallet_total_spend" in rolled:
-        has_wallet = family.groupby("_fam")["wallet_total_spend"].apply(lambda s: s.notna().any())
+        has_wallet = family["wallet_total_spend"].notna().groupby(family["_fam"]).any()
         rolled.loc[~has_wallet, "wallet_total_spend"] = np.nan
     rolled["group_members"] = family.groupby("_fam").size() - 1
     rolled["countries"] = family.groupby("_fam")["country"].nunique().clip(lower=1)
     if "market_leader" in family:
-        rolled["market_leader"] = family.groupby("_fam")["market_leader"].apply(
-            lambda s: bool(s.fillna(False).any())
-        )
+        leader = family["market_leader"].fillna(False).astype(bool)
+        rolled["market_leader"] = leader.groupby(family["_fam"]).any()
     idx = df.index[head_mask]
     for col in rolled.columns:
         df.loc[idx, col] = df.loc[idx, "account_id"].map(rolled[col]).to_numpy()
@@ -317,24 +325,49 @@ def _cagr(df: pd.DataFrame, start: pd.Series, facts: Facts) -> np.ndarray:
 
 
 def pareto(df: pd.DataFrame) -> pd.DataFrame:
-    """Pareto ranks, cumulative shares and the whale curve over the selectable rows."""
-    sel = df["selectable"].astype(bool)
-    for col in ("pareto_rank_revenue", "cum_share_revenue", "pareto_rank_net", "cum_share_net",
-                "whale_cum_net"):  # fmt: skip
-        df[col] = np.nan
-    s = df.loc[sel]
-    order = s.sort_values(["revenue", "account_id"], ascending=[False, True]).index
-    total = s["revenue"].clip(lower=0).sum()
-    df.loc[order, "pareto_rank_revenue"] = np.arange(1, len(order) + 1)
-    cum = s.loc[order, "revenue"].clip(lower=0).cumsum()
-    df.loc[order, "cum_share_revenue"] = cum / total if total > 0 else np.nan
-    order = s.sort_values(["net_contribution", "account_id"], ascending=[False, True]).index
-    df.loc[order, "pareto_rank_net"] = np.arange(1, len(order) + 1)
-    cum_net = s.loc[order, "net_contribution"].cumsum()
-    total_net = s["net_contribution"].sum()
-    df.loc[order, "whale_cum_net"] = cum_net
-    df.loc[order, "cum_share_net"] = cum_net / total_net if total_net != 0 else np.nan
+    """Pareto ranks, cumulative shares and the whale curve over the selectable rows (sorted
+    in Arrow on the two columns: a copy of the selectable rows' ~80 columns and a pandas sort
+    by text ids took 8 s at 1M accounts)."""
+    rows = np.flatnonzero(df["selectable"].astype(bool).to_numpy())
+    ids = pa.array(df["account_id"].to_numpy(dtype=object)[rows], pa.string())
+    out = {c: np.full(len(df), np.nan) for c in (
+        "pareto_rank_revenue", "cum_share_revenue", "pareto_rank_net", "cum_share_net",
+        "whale_cum_net")}  # fmt: skip
+    rev = df["revenue"].to_numpy(dtype=float)[rows]
+    at = rows[_descending(rev, ids)]
+    out["pareto_rank_revenue"][at] = np.arange(1, len(at) + 1)
+    total = _nansum(np.clip(rev, 0, None))
+    cum = _cumsum(np.clip(df["revenue"].to_numpy(dtype=float)[at], 0, None))
+    out["cum_share_revenue"][at] = cum / total if total > 0 else np.nan
+    net = df["net_contribution"].to_numpy(dtype=float)[rows]
+    at = rows[_descending(net, ids)]
+    out["pareto_rank_net"][at] = np.arange(1, len(at) + 1)
+    cum_net = _cumsum(df["net_contribution"].to_numpy(dtype=float)[at])
+    total_net = _nansum(net)
+    out["whale_cum_net"][at] = cum_net
+    out["cum_share_net"][at] = cum_net / total_net if total_net != 0 else np.nan
+    for col, values in out.items():
+        df[col] = values
     return df
+
+
+def _descending(values: np.ndarray, ids: pa.Array) -> np.ndarray:
+    """Positions by ``values`` from the largest (missing last), ties by account id: pandas'
+    ``sort_values([col, "account_id"], ascending=[False, True])``."""
+    t = pa.table({"v": pa.array(values, pa.float64(), from_pandas=True), "id": ids})
+    order = pc.sort_indices(t, [("v", "descending"), ("id", "ascending")])  # nulls at the end
+    return np.asarray(order.to_numpy(), dtype=np.int64)
+
+
+def _cumsum(x: np.ndarray) -> np.ndarray:
+    """pandas' cumsum: a missing value stays missing and is skipped by the running sum."""
+    out = np.nancumsum(x)
+    out[np.isnan(x)] = np.nan
+    return out
+
+
+def _nansum(x: np.ndarray) -> float:
+    return float(np.nansum(x))
 
 
 def whale_curve(portfolio: pd.DataFrame) -> pd.DataFrame:
