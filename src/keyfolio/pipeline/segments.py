@@ -53,9 +53,10 @@ def size(portfolio: pd.DataFrame, policy: SizePolicy) -> pd.DataFrame:
     basis = portfolio[policy.basis]
     tiers = pd.Series(pd.NA, index=portfolio.index, dtype="string")
     tiers[sel] = size_tiers(basis[sel], policy)
-    by_id = dict(zip(portfolio.loc[sel, "account_id"], tiers[sel], strict=True))
     members = portfolio["group_id"].notna() & ~sel
-    tiers[members] = portfolio.loc[members, "group_id"].map(by_id)
+    if members.any():  # a member has its group's tier (looked up by id, not a Python dict)
+        by_id = pd.Series(tiers[sel].to_numpy(), index=portfolio.loc[sel, "account_id"].to_numpy())
+        tiers[members] = portfolio.loc[members, "group_id"].map(by_id)
     return pd.DataFrame(
         {"size_tier": tiers.fillna("small"), "size_basis": policy.basis}, index=portfolio.index
     )

@@ -178,7 +178,8 @@ def return_on_customer(
     if previous is None or previous_run_id is None or "clv" not in previous.columns:
         return None
     sel = portfolio["selectable"].astype(bool)
-    cur = portfolio.loc[sel]
+    read = ["account_id", "clv", "cost_to_serve", "first_order", "cts_since", "margin_since"]
+    cur = portfolio.loc[sel, [c for c in read if c in portfolio.columns]]  # not ~100 columns
     period_years = 0.0
     margin = pd.Series(0.0, index=cur.index)
     if facts.since is not None and facts.as_of is not None and "margin_since" in cur.columns:
