@@ -47,20 +47,20 @@ _GROWTH_NOTE = {
 def quadrant(attractiveness: np.ndarray, strength: np.ndarray, m: MatrixPolicy) -> np.ndarray:
     hi_a = np.asarray(attractiveness) >= m.attractiveness_cut
     hi_s = np.asarray(strength) >= m.strength_cut
-    return np.select(
-        [hi_a & hi_s, hi_a & ~hi_s, ~hi_a & hi_s],
-        ["strategic", "star", "status"],
-        default="streamline",
-    ).astype(object)
+    code = np.select([hi_a & hi_s, hi_a & ~hi_s, ~hi_a & hi_s], [0, 1, 2], default=3)
+    return _QUADRANT_LABELS[code]  # four shared labels, not a new string per account
+
+
+_QUADRANT_LABELS = np.array(["strategic", "star", "status", "streamline"], dtype=object)
+_BAND_LABELS = np.array(["high", "medium", "low", "unknown"], dtype=object)
 
 
 def band(values: np.ndarray, cuts: tuple[float, float]) -> np.ndarray:
     """low / medium / high by two cut points (at or above a cut is the higher band);
     "unknown" for missing values."""
     v = np.asarray(values, dtype=float)
-    out = np.select([v >= cuts[1], v >= cuts[0]], ["high", "medium"], default="low").astype(object)
-    out[np.isnan(v)] = "unknown"
-    return out
+    code = np.select([np.isnan(v), v >= cuts[1], v >= cuts[0]], [3, 0, 1], default=2)
+    return _BAND_LABELS[code]
 
 
 def segment(portfolio: pd.DataFrame, m: MatrixPolicy) -> pd.DataFrame:
@@ -77,9 +77,9 @@ def segment(portfolio: pd.DataFrame, m: MatrixPolicy) -> pd.DataFrame:
     )
     gb = band(growth, m.growth_cuts)
     sb = band(portfolio["attractiveness"].to_numpy(float), m.strategic_cuts)
-    strategy = np.array(
-        [STRATEGY[qq] + _GROWTH_NOTE[g] for qq, g in zip(q, gb, strict=True)], dtype=object
-    )
+    texts = {(qq, g): STRATEGY[qq] + _GROWTH_NOTE[g] for qq in STRATEGY for g in _GROWTH_NOTE}
+    strategy = np.array([texts[k] for k in zip(q.tolist(), gb.tolist(), strict=True)],
+                        dtype=object)  # fmt: skip
     return pd.DataFrame(
         {"quadrant": q, "strategy": strategy, "growth_band": gb, "strategic_band": sb},
         index=portfolio.index,

@@ -28,8 +28,8 @@ def _member_to_group(portfolio: pd.DataFrame) -> pd.Series:
     m = portfolio["group_id"].notna().to_numpy()
     if "in_group" in portfolio.columns:
         m = m & portfolio["in_group"].fillna(False).astype(bool).to_numpy()
-    ids = portfolio["account_id"].to_numpy()[m].astype(str)
-    return pd.Series(portfolio["group_id"].to_numpy()[m].astype(str), index=ids)
+    ids = portfolio["account_id"][m].to_numpy(dtype=object).astype(str)  # the members only
+    return pd.Series(portfolio["group_id"][m].to_numpy(dtype=object).astype(str), index=ids)
 
 
 def _with_groups(table: pd.DataFrame, portfolio: pd.DataFrame) -> pd.DataFrame:

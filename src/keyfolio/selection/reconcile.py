@@ -243,6 +243,6 @@ def _shown(portfolio: pd.DataFrame, ids: pd.Series, col: str, of: pd.Index) -> l
     is missing), reading only that column."""
     if col not in portfolio.columns:
         return [None] * len(of)
-    at = pd.Index(ids.to_numpy()).get_indexer(of)
-    vals = portfolio[col].to_numpy(dtype=object)
-    return [None if i < 0 or pd.isna(vals[i]) else vals[i] for i in at]
+    at = pd.Index(ids).get_indexer(of)
+    vals = portfolio[col].take(np.where(at < 0, 0, at)).to_numpy(dtype=object)  # only these
+    return [None if i < 0 or pd.isna(v) else v for i, v in zip(at, vals, strict=True)]
