@@ -235,10 +235,20 @@ class RunWriter:
                 writer.write_table(pa.Table.from_pandas(part, schema=schema, preserve_index=False))
 
     def frames(
-        self, name: str, parts: Iterable[pd.DataFrame | pa.Table], empty: pd.DataFrame
+        self,
+        name: str,
+        parts: Iterable[pd.DataFrame | pa.Table],
+        empty: pd.DataFrame,
+        repeated: Sequence[str] | None = None,
     ) -> None:
         """A long table streamed to Parquet one part (one row group) at a time; ``empty``
-        is written when there are no parts."""
+        is written when there are no parts. ``repeated``: the columns with few distinct
+        values; only they are dictionary-encoded and get min/max statistics (a dictionary
+        and statistics of a million distinct ids per row group cost half the writing)."""
+        options: dict[str, Any] = (
+            {} if repeated is None
+            else {"use_dictionary": list(repeated), "write_statistics": list(repeated)}
+        )  # fmt: skip
         writer: pq.ParquetWriter | None = None
         try:
             for frame in parts:
@@ -248,7 +258,7 @@ class RunWriter:
                 )  # fmt: skip
                 if writer is None:
                     writer = pq.ParquetWriter(
-                        self.folder / name, table.schema, compression="snappy"
+                        self.folder / name, table.schema, compression="snappy", **options
                     )
                 writer.write_table(table.cast(writer.schema), row_group_size=len(frame) or None)
             if writer is None:

@@ -76,6 +76,7 @@ def key_accounts(
 def write(defn: Definition, w: runs.RunWriter) -> None:
     """The stage's files (not the portfolio)."""
     empty = pd.DataFrame(columns=list(CONTRIBUTION_COLUMNS))
-    w.frames(runs.CONTRIBUTIONS, defn.scores.contribution_tables(), empty)
+    w.frames(runs.CONTRIBUTIONS, defn.scores.contribution_tables(), empty,
+             repeated=["group", "criterion", "source", "missing"])  # fmt: skip
     w.frame(runs.RECONCILIATION, defn.reconciliation.frame())
     w.document(runs.SELECTION, {**defn.selection, "warnings": defn.warnings})
