@@ -1,4 +1,4 @@
-"""The per-account roll-up of the yearly facts (:func:`keyfolio.pipeline.facts.roll_up`: runs
+"""The per-account roll-up of the yearly facts (:func:`keyfolio.pipeline.rollup.roll_up`: runs
 of rows in account order, sums in row order) against the pyarrow group-by it replaced, bit
 for bit, over random yearly tables: rows in any order (a database may return its own text
 collation's order), nulls in every column, float sums whose order matters, -0.0."""
@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keyfolio.pipeline.facts import _SUMS, roll_up
+from keyfolio.pipeline.rollup import SUMS, roll_up
 
 INTS = {"lines", "lines_without_cost", "orders", "order_days", "return_lines"}
 
@@ -22,7 +22,7 @@ INTS = {"lines", "lines_without_cost", "orders", "order_days", "return_lines"}
 def groupby_roll_up(yearly: pa.Table) -> pa.Table:
     """The implementation before: a sort, pyarrow's group-by, a sort of the groups."""
     windows = [c for c in yearly.column_names if c.startswith("revenue_w") and c[9:].isdigit()]
-    sums = _SUMS + windows + [c for c in yearly.column_names if c == "margin_since"]
+    sums = SUMS + windows + [c for c in yearly.column_names if c == "margin_since"]
     order = pc.sort_indices(yearly, [("account_id", "ascending"), ("year", "ascending")])
     yearly = yearly.take(order)
     grouped = yearly.group_by("account_id", use_threads=False).aggregate(
@@ -60,7 +60,7 @@ def yearly_tables(draw: st.DrawFn) -> pa.Table:
         "account_id": pa.array(ids, pa.string()),
         "year": pa.array(years, pa.int64()),
     }
-    for c in [*_SUMS, "revenue_w0", "revenue_w1", "margin_since"]:
+    for c in [*SUMS, "revenue_w0", "revenue_w1", "margin_since"]:
         if c in INTS:
             vals = draw(st.lists(st.one_of(st.none(), st.integers(0, 50)), min_size=n, max_size=n))
             cols[c] = pa.array(vals, pa.int64())
