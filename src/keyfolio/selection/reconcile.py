@@ -165,15 +165,16 @@ def reconcile(portfolio: pd.DataFrame, declared: pd.DataFrame | None) -> Reconci
     fail = n_lists[(n_lists >= 2).to_numpy() & ~isin(n_lists.index, key)]
     fail_ids = fail.index.astype(str)
     on_lists = _joined(d[isin(d["account_id"], fail_ids)])
+    at = pd.Index(ids).get_indexer(fail_ids)  # their portfolio rows (-1: unknown id)
     failing = pd.DataFrame(
         {
             "account_id": list(fail_ids),
-            "name": _shown(portfolio, ids, "name", fail_ids),
+            "name": _shown(portfolio, "name", at),
             "n_lists": fail.to_numpy().astype(int).tolist(),
             "lists": on_lists.reindex(fail_ids).tolist(),
             "reasons": [
                 r if a in known else "not in the portfolio (unknown id)"
-                for a, r in zip(fail_ids, _shown(portfolio, ids, "reasons", fail_ids), strict=True)
+                for a, r in zip(fail_ids, _shown(portfolio, "reasons", at), strict=True)
             ],  # fmt: skip
         }
     ).sort_values(["n_lists", "account_id"], ascending=[False, True], ignore_index=True)
@@ -238,11 +239,10 @@ def _joined(d: pd.DataFrame) -> pd.Series:
     return pd.Series(np.add.reduceat(pieces, starts), index=acc[starts])
 
 
-def _shown(portfolio: pd.DataFrame, ids: pd.Series, col: str, of: pd.Index) -> list[object]:
-    """A portfolio column's values for the accounts ``of`` (None where the id or the value
-    is missing), reading only that column."""
+def _shown(portfolio: pd.DataFrame, col: str, at: np.ndarray) -> list[object]:
+    """A portfolio column's values at the rows ``at`` (None where a row is -1 or the value is
+    missing), reading only those rows of that column."""
     if col not in portfolio.columns:
-        return [None] * len(of)
-    at = pd.Index(ids).get_indexer(of)
+        return [None] * len(at)
     vals = portfolio[col].take(np.where(at < 0, 0, at)).to_numpy(dtype=object)  # only these
     return [None if i < 0 or pd.isna(v) else v for i, v in zip(at, vals, strict=True)]
