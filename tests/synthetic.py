@@ -20,6 +20,25 @@ from keyfolio.pipeline import selection as selection_stage
 from keyfolio.policy import Policy
 from keyfolio.selection import Definition
 
+# Three attractiveness criteria, one of them assessed by people (so that assessors' spread is
+# drawn), on 5,000 KAM hours: the robustness tests' policy, completed by each test's own
+# [robustness] (and [selection] hours) lines.
+ROBUSTNESS_POLICY = """
+[[attractiveness]]
+name = "contribution"
+source = "metric:net_contribution"
+weight = 2
+[[attractiveness]]
+name = "growth"
+source = "metric:revenue_growth"
+[[attractiveness]]
+name = "fit"
+source = "assessment:fit"
+scale = "direct"
+[selection]
+capacity_hours = 5000
+"""
+
 
 def make_portfolio(
     n: int = 200, *, seed: int = 0, n_star: int = 5, n_destroyer: int = 5

@@ -6,28 +6,17 @@ import numpy as np
 import pandas as pd
 
 from keyfolio.policy import parse_policy
-from synthetic import define_key_accounts, make_portfolio
+from synthetic import ROBUSTNESS_POLICY, define_key_accounts, make_portfolio
 
-POLICY = """
-[[attractiveness]]
-name = "contribution"
-source = "metric:net_contribution"
-weight = 2
-[[attractiveness]]
-name = "growth"
-source = "metric:revenue_growth"
-[[attractiveness]]
-name = "fit"
-source = "assessment:fit"
-scale = "direct"
-[selection]
-capacity_hours = 5000
-{hours}
+POLICY = (
+    ROBUSTNESS_POLICY
+    + """{hours}
 [robustness]
 draws = 300
 seed = 7
 concentration = 20
 """
+)
 
 
 def assessments(pf: pd.DataFrame) -> pd.DataFrame:

@@ -25,7 +25,7 @@ from keyfolio.policy import parse_policy
 from keyfolio.selection import robustness as robustness_mod
 from keyfolio.selection.exact import top_stable
 from keyfolio.selection.optimise import Knapsack, many, solve_exact
-from synthetic import define_key_accounts, make_portfolio
+from synthetic import ROBUSTNESS_POLICY, define_key_accounts, make_portfolio
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 HOURS = (150.0, 250.0, 400.0)
@@ -85,26 +85,15 @@ def test_each_draw_is_the_exact_optimum_whatever_its_block(
         np.testing.assert_array_equal(many(k, values[:, [j]])[:, 0], pick)
 
 
-POLICY = """
-[[attractiveness]]
-name = "contribution"
-source = "metric:net_contribution"
-weight = 2
-[[attractiveness]]
-name = "growth"
-source = "metric:revenue_growth"
-[[attractiveness]]
-name = "fit"
-source = "assessment:fit"
-scale = "direct"
-[selection]
-capacity_hours = 5000
-[robustness]
+POLICY = (
+    ROBUSTNESS_POLICY
+    + """[robustness]
 draws = 60
 seed = 11
 concentration = 20
 time_limit_s = 3600
 """
+)
 
 
 def _assessments(pf: pd.DataFrame, spread: bool) -> pd.DataFrame:
