@@ -122,7 +122,7 @@ def main() -> None:
 
     sql_code = textwrap.dedent(
         f"""
-        import duckdb, json, time
+        import duckdb, json, os, time
         from keyfolio.policy import load_policy
         from pathlib import Path
         ws = Path({str(ws)!r}); d = ws / "data"
@@ -134,7 +134,9 @@ def main() -> None:
             if c not in cols:
                 sql = sql.replace("l." + c, "CAST(NULL AS DOUBLE)")
         t0 = time.perf_counter()
-        con = duckdb.connect(config={{"memory_limit": "3GB"}})  # as keyfolio's default
+        from keyfolio.pipeline.engine import DEFAULT_MEMORY_LIMIT
+        limit = os.environ.get("KEYFOLIO_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
+        con = duckdb.connect(config={{"memory_limit": limit}})  # as keyfolio's
         con.execute("SET enable_progress_bar = false")  # it would write into the timing line
         a = con.execute(sql, {{"lines": str(d / "order_lines.parquet"),
                         "products": str(d / "products.parquet")}}).to_arrow_table()

@@ -134,6 +134,23 @@ def test_url_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
     assert engine_url(policy, "duckdb://") == "duckdb://"
 
 
+def _limit(engine: Engine) -> str:
+    return str(engine.con.con.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+
+
+def test_the_value_pass_share_of_duckdbs_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEYFOLIO_MEMORY_LIMIT", "2GiB")
+    engine = open_engine("duckdb://")
+    try:
+        assert _limit(engine) == "2.0 GiB"
+        engine.share_memory(0.5)
+        assert _limit(engine) == "1.0 GiB"
+        engine.share_memory(0.001)  # never below 256 MiB: DuckDB spills, it does not stop
+        assert _limit(engine) == "256.0 MiB"
+    finally:
+        engine.close()
+
+
 # -- the same facts on another engine ---------------------------------------------------------
 
 

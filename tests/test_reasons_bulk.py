@@ -61,7 +61,7 @@ def cases(draw: st.DrawFn) -> tuple[Inputs, Outcome, r.Context]:
     return inp, out, ctx
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_bulk_reasons_are_the_per_account_texts(case: tuple[Inputs, Outcome, r.Context]) -> None:
     inp, out, ctx = case

@@ -93,7 +93,7 @@ def _same(a: pa.Table, b: pa.Table) -> None:
             assert x.to_pylist() == y.to_pylist(), name
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(yearly_tables())
 def test_roll_up_equals_the_group_by(yearly: pa.Table) -> None:
     _same(roll_up(yearly), groupby_roll_up(yearly))
