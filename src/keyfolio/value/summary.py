@@ -118,11 +118,8 @@ def rfm_summary(
         last=days.order_date.max(),
         rev_total=days.revenue.sum().cast("float64"),
         mar_total=days.margin.sum().cast("float64"),
-        # the first day's amounts as doubles before arg_min (the same values: the cast of
-        # the one value it picks); DuckDB's arg_min of a 38-digit decimal keeps each
-        # account's state on the heap, outside its memory limit (2.8 GB at 1M accounts)
-        rev_first=days.revenue.cast("float64").argmin(days.order_date),
-        mar_first=days.margin.cast("float64").argmin(days.order_date),
+        rev_first=days.revenue.argmin(days.order_date).cast("float64"),
+        mar_first=days.margin.argmin(days.order_date).cast("float64"),
     )
     unit = float(time_unit_days)
     freq = agg.n_days - 1
