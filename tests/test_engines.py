@@ -147,6 +147,9 @@ def test_the_value_pass_share_of_duckdbs_memory(monkeypatch: pytest.MonkeyPatch)
         assert _limit(engine) == "1.0 GiB"
         engine.share_memory(0.001)  # never below 256 MiB: DuckDB spills, it does not stop
         assert _limit(engine) == "256.0 MiB"
+        engine.con.con.execute("SET memory_limit = '100MiB'")
+        engine.share_memory(0.001)  # a limit already below that is kept, not raised
+        assert _limit(engine) == "100.0 MiB"
     finally:
         engine.close()
 

@@ -57,8 +57,9 @@ class Engine:
         m = re.fullmatch(r"([0-9.]+) (\w+)", str(raw))
         if m is None or m.group(2) not in _UNITS:
             return  # no limit ("-1"), or a form DuckDB did not print before: keep it
-        limit = int(float(m.group(1)) * _UNITS[m.group(2)] * fraction)
-        self.con.con.execute("SET memory_limit = ?", [f"{max(limit, 2**28)}B"])
+        total = float(m.group(1)) * _UNITS[m.group(2)]
+        limit = max(total * fraction, min(total, 2**28))  # not below 256 MiB, never raised
+        self.con.con.execute("SET memory_limit = ?", [f"{int(limit)}B"])
 
     def close(self) -> None:
         """Give back what Keyfolio opened: the connection, and a SparkSession it built."""
