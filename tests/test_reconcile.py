@@ -77,3 +77,17 @@ def test_no_declared_lists() -> None:
     assert not rec.has_lists
     assert all(df.empty for name, df in rec.sections().items() if name != "economics")
     assert rec.economics["list_name"].unique().tolist() == ["definition"]
+
+
+def test_an_unknown_id_on_two_lists_is_failing_and_says_so() -> None:
+    pf = pd.DataFrame({"account_id": ["a", "b"], "name": ["A", "B"], "is_key": [True, False],
+                       "quadrant": ["star", "status"], "decision": ["selected", "not selected"],
+                       "reasons": ["x", "below the bar"]})  # fmt: skip
+    declared = pd.DataFrame(
+        {"list_name": ["board", "board", "rep", "rep"], "account_id": ["zz", "b", "zz", "b"]}
+    )
+    failing = reconcile(pf, declared).failing.set_index("account_id")
+    assert sorted(failing.index) == ["b", "zz"]
+    assert failing.at["zz", "reasons"] == "not in the portfolio (unknown id)"
+    assert pd.isna(failing.at["zz", "name"])
+    assert failing.at["b", "reasons"] == "below the bar" and failing.at["b", "name"] == "B"

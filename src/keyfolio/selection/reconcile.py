@@ -173,8 +173,8 @@ def reconcile(portfolio: pd.DataFrame, declared: pd.DataFrame | None) -> Reconci
             "n_lists": fail.to_numpy().astype(int).tolist(),
             "lists": on_lists.reindex(fail_ids).tolist(),
             "reasons": [
-                r if a in known else "not in the portfolio (unknown id)"
-                for a, r in zip(fail_ids, _shown(portfolio, "reasons", at), strict=True)
+                r if i >= 0 else "not in the portfolio (unknown id)"
+                for i, r in zip(at, _shown(portfolio, "reasons", at), strict=True)
             ],  # fmt: skip
         }
     ).sort_values(["n_lists", "account_id"], ascending=[False, True], ignore_index=True)
