@@ -37,3 +37,15 @@ def isin(ids: pd.Series | pd.Index, among: pd.Series | pd.Index | Collection[obj
         return np.zeros(0, dtype=bool)
     found = pc.is_in(_text(ids), value_set=_text(among), skip_nulls=True)
     return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def member_to_group(portfolio: pd.DataFrame) -> pd.Series:
+    """Each group member's account id (the index, as text) → its group's id (text): what a
+    member's judgements and list entries count for. Empty when the portfolio has no groups."""
+    if "group_id" not in portfolio.columns:
+        return pd.Series([], dtype=str)
+    m = portfolio["group_id"].notna().to_numpy()
+    if "in_group" in portfolio.columns:
+        m = m & portfolio["in_group"].fillna(False).astype(bool).to_numpy()
+    ids = portfolio["account_id"][m].to_numpy(dtype=object).astype(str)  # the members only
+    return pd.Series(portfolio["group_id"][m].to_numpy(dtype=object).astype(str), index=ids)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from keyfolio.errors import PolicyError
-from keyfolio.ids import isin
+from keyfolio.ids import isin, member_to_group
 from keyfolio.policy import Criterion
 
 VALUE_METRICS = frozenset({"clv", "roci", "profit_potential", "p_alive"})
@@ -20,20 +20,8 @@ def account_ids(portfolio: pd.DataFrame) -> pd.Series:
     return portfolio["account_id"].astype(str)
 
 
-def _member_to_group(portfolio: pd.DataFrame) -> pd.Series:
-    """Member account id (index) → its group id, so that member judgements count for the
-    group."""
-    if "group_id" not in portfolio.columns:
-        return pd.Series([], dtype=str)
-    m = portfolio["group_id"].notna().to_numpy()
-    if "in_group" in portfolio.columns:
-        m = m & portfolio["in_group"].fillna(False).astype(bool).to_numpy()
-    ids = portfolio["account_id"][m].to_numpy(dtype=object).astype(str)  # the members only
-    return pd.Series(portfolio["group_id"][m].to_numpy(dtype=object).astype(str), index=ids)
-
-
 def _with_groups(table: pd.DataFrame, portfolio: pd.DataFrame) -> pd.DataFrame:
-    m2g = _member_to_group(portfolio)
+    m2g = member_to_group(portfolio)
     if not len(m2g):
         return table
     ids = table["account_id"].astype(str)

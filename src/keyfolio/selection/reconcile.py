@@ -31,7 +31,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from keyfolio.ids import isin
+from keyfolio.ids import isin, member_to_group
 from keyfolio.ratios import per
 
 DEFINITION = "definition"
@@ -125,12 +125,8 @@ def reconcile(portfolio: pd.DataFrame, declared: pd.DataFrame | None) -> Reconci
             "account_id": declared["account_id"].astype(str).to_numpy(),
         }
     )
-    if "group_id" in portfolio.columns:  # a member on a list counts for its group
-        m = portfolio["group_id"].notna().to_numpy()
-        if "in_group" in portfolio.columns:
-            m = m & portfolio["in_group"].fillna(False).astype(bool).to_numpy()
-        to_group = pd.Series(portfolio["group_id"].to_numpy()[m].astype(str),
-                             index=ids.to_numpy()[m])  # fmt: skip
+    to_group = member_to_group(portfolio)
+    if len(to_group):  # a member on a list counts for its group
         d["account_id"] = d["account_id"].map(to_group).fillna(d["account_id"])
     d = d.drop_duplicates()
     known = set(ids)
